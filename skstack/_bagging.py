@@ -1,0 +1,596 @@
+"""K-fold bagging with out-of-fold predictions: :class:`BaggedOOFEstimator` and its fold helpers."""
+
+import warnings
+from copy import copy
+from numbers import Integral
+from time import perf_counter
+
+import numpy as np
+from joblib import cpu_count, effective_n_jobs
+from scipy import sparse
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import _safe_indexing, check_random_state, column_or_1d
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._tags import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import (
+    _num_samples,
+    assert_all_finite,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+from threadpoolctl import threadpool_limits
+
+from ._folds import make_fold_plan
+from ._scoring import resolve_scorer, score_predictions
+
+__all__ = ["BaggedOOFEstimator"]  # helpers below are shared with StackLayer
+
+_SEED_MAX = np.iinfo(np.int32).max
+
+
+# --------------------------------------------------------------------------------------------
+# Fold helpers (module level so that joblib can ship them to workers)
+# --------------------------------------------------------------------------------------------
+
+
+def response_method(estimator):
+    """The method whose output becomes the OOF prediction: probabilities first, like stacking."""
+    if not is_classifier(estimator):
+        return "predict"
+    for method in ("predict_proba", "decision_function"):
+        if hasattr(estimator, method):
+            return method
+    return "predict"
+
+
+def thread_budget(n_jobs, n_tasks):
+    """Parallel workers and threads per worker such that their product fits the usable CPUs."""
+    n_cpus = cpu_count(only_physical_cores=False)
+    workers = max(1, min(effective_n_jobs(n_jobs), n_tasks))
+    return workers, max(1, n_cpus // workers)
+
+
+def _prepare(template, seed, threads):
+    """Clone ``template`` with unset seeds filled and thread counts capped to ``threads``.
+
+    A seed the user fixed is kept; an unset one is derived from the bag's ``random_state`` so
+    that results do not depend on ``n_jobs``. An explicit ``n_jobs`` of the wrapped estimator
+    (at any nesting depth) that asks for more than ``threads`` (or for all CPUs) is capped, so
+    that parallel folds never oversubscribe the CPUs.
+    """
+    estimator = clone(template)
+    updates = {}
+    for key, value in estimator.get_params(deep=True).items():
+        if (key == "random_state" or key.endswith("__random_state")) and value is None:
+            updates[key] = seed
+        elif key == "n_jobs" or key.endswith("__n_jobs"):
+            # None is left alone: it means one thread in scikit-learn and "the OpenMP
+            # default" in LightGBM/XGBoost, which threadpool_limits already caps.
+            if isinstance(value, Integral) and (value < 1 or value > threads):
+                updates[key] = threads
+    if updates:
+        estimator.set_params(**updates)
+    return estimator
+
+
+def _index_params(params, indices, n_samples):
+    """Slice every per-row fit parameter to ``indices``; pass the others through."""
+    sliced = {}
+    for key, value in params.items():
+        if _is_per_row(value, n_samples):
+            if not (hasattr(value, "iloc") or sparse.issparse(value)):
+                value = np.asarray(value)
+            value = _safe_indexing(value, indices)
+        sliced[key] = value
+    return sliced
+
+
+def _is_per_row(value, n_samples):
+    if value is None or isinstance(value, str):
+        return False
+    if not (hasattr(value, "__len__") or hasattr(value, "__array__")):
+        return False
+    try:
+        return _num_samples(value) == n_samples
+    except TypeError:
+        return False
+
+
+def predict_aligned(estimator, X, method, classes):
+    """Predictions of one fitted model, with classifier columns aligned to ``classes``.
+
+    Classifiers give ``(n_samples, n_classes)`` probabilities or vote fractions (a fold that
+    lacked a class gives it probability 0), or decision values; regressors give values.
+    """
+    if classes is None:
+        return np.asarray(estimator.predict(X), dtype=np.float64)
+    if method == "predict":
+        labels = np.asarray(estimator.predict(X))
+        return (labels[:, None] == classes[None, :]).astype(np.float64)
+    values = np.asarray(getattr(estimator, method)(X), dtype=np.float64)
+    fold_classes = np.asarray(estimator.classes_)
+    if len(fold_classes) == len(classes):
+        return values
+    if method == "decision_function":
+        raise ValueError(
+            f"A fold model saw only classes {fold_classes.tolist()} of {classes.tolist()}; "
+            "decision values cannot be aligned. Use fewer folds or a model with predict_proba."
+        )
+    aligned = np.zeros((values.shape[0], len(classes)))
+    aligned[:, np.searchsorted(classes, fold_classes)] = values
+    return aligned
+
+
+def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, classes):
+    """Fit one fold model and predict its held-out rows.
+
+    A model with a ``fit_with_validation(X, y, X_val, y_val, **fit_params)`` method receives
+    the held-out rows, so that it can early-stop on them (see :class:`BaggedOOFEstimator`).
+    """
+    estimator = _prepare(template, seed, threads)
+    n_samples = _num_samples(X)
+    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+    params = _index_params(fit_params, train, n_samples)
+    X_test = _safe_indexing(X, test)
+    with threadpool_limits(limits=threads):
+        start = perf_counter()
+        if len(test) and hasattr(estimator, "fit_with_validation"):
+            estimator.fit_with_validation(
+                X_train, y_train, X_test, _safe_indexing(y, test), **params
+            )
+        else:
+            estimator.fit(X_train, y_train, **params)
+        fit_time = perf_counter() - start
+        pred = predict_aligned(estimator, X_test, method, classes) if len(test) else None
+    return estimator, pred, fit_time
+
+
+def validate_X(meta, X, *, reset, allow_nan):
+    """Validate ``X`` for a meta-estimator, keeping DataFrames as they are.
+
+    Model pipelines need column dtypes (categoricals, strings), so DataFrames are only checked
+    for their feature names, count, size and NaN; other input goes through ``check_array``
+    with ``dtype=None`` so that string arrays reach the models untouched.
+    """
+    if not hasattr(X, "columns"):
+        return validate_data(
+            meta,
+            X,
+            reset=reset,
+            accept_sparse=["csr", "csc"],
+            dtype=None,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            ensure_min_samples=2 if reset else 1,
+        )
+    validate_data(meta, X, reset=reset, skip_check_array=True)
+    if reset and len(X) < 2:
+        raise ValueError(
+            f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum of 2 "
+            "is required: bagging needs rows to hold out."
+        )
+    if not allow_nan and X.isna().to_numpy().any():
+        raise ValueError(
+            f"Input X contains NaN, which {type(meta).__name__} cannot pass to its models. "
+            "Impute first (e.g. SimpleImputer in a Pipeline) or use models that handle "
+            "missing values, such as HistGradientBoosting or LightGBM."
+        )
+    return X
+
+
+def validate_y(y, *, classifier):
+    """Return ``y`` as a 1-D array (float for regression) and the sorted classes (or None)."""
+    y = column_or_1d(y, warn=True)
+    if not classifier:
+        y = y.astype(np.float64)
+        assert_all_finite(y, input_name="y")
+        return y, None
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(
+            "Classifier can't train when only one class is present: the data contains "
+            f"only class {classes[0]!r}."
+        )
+    return y, classes
+
+
+def _estimator_has(attr):
+    """Delegate availability of a method to the fitted fold models, else to ``estimator``."""
+
+    def check(self):
+        if hasattr(self, "estimators_"):
+            return hasattr(self.estimators_[0], attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+# --------------------------------------------------------------------------------------------
+# The estimator
+# --------------------------------------------------------------------------------------------
+
+
+class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
+    """K-fold bagging of one estimator, keeping every fold model and its out-of-fold predictions.
+
+    The training rows are split into ``n_folds`` folds (stratified for classifiers, on binned
+    targets for regressors), optionally repeated with new shuffles. One clone of
+    ``estimator`` is trained per fold on the other folds and predicts the held-out fold, so
+    that every training row gets an out-of-fold (OOF) prediction from models that never saw
+    it (``oof_pred_``). At predict time the fold models are averaged (soft voting for
+    classifiers); no model is refitted on all rows unless ``refit_full=True``.
+
+    The bag is a classifier or a regressor, following ``estimator``.
+
+    Read more in the :ref:`User Guide <bagging>`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The model to bag. It is cloned for every fold. If it has a method
+        ``fit_with_validation(X, y, X_val, y_val, **fit_params)``, that method is called
+        instead of ``fit``, with the fold's held-out rows as ``X_val, y_val``: this is the
+        hook for early stopping on the fold holdout. If it also has
+        ``full_fit_params(fold_estimators)``, the returned parameters are set on the model
+        refitted on all rows (e.g. the mean early-stopped iteration count).
+
+    n_folds : int or "auto", default="auto"
+        Folds per repeat. ``"auto"`` uses ``min(8, max(5, n_samples // 10))``. When there are
+        fewer rows, groups, or members of the rarest class than folds, fewer folds are used and
+        a warning says so.
+
+    n_repeats : int, default=1
+        Number of k-fold repeats with different shuffles; OOF predictions are averaged over
+        repeats.
+
+    cv : int, cross-validation generator or iterable, default=None
+        A splitter to use instead of the built-in folds (``n_folds`` and ``n_repeats`` are
+        then ignored). Rows that it never holds out get the average prediction of the fold
+        models that saw them, are flagged in ``oof_mask_`` and left out of ``oof_score_``.
+
+    scoring : str or callable, default=None
+        Scorer for ``oof_score_``; None means accuracy for classifiers and R² for
+        regressors.
+
+    refit_full : bool, default=False
+        Also fit one model on all rows and predict with it alone (faster inference; AutoGluon's
+        ``refit_full``). The fold models and OOF predictions are kept.
+
+    n_jobs : int, default=None
+        Number of folds fitted in parallel through joblib. ``None`` means 1 unless in a
+        :obj:`joblib.parallel_config` context; ``-1`` means all usable CPUs. Each parallel
+        fold gets an equal share of the CPUs: ``n_jobs`` parameters of the wrapped estimator
+        and BLAS/OpenMP pools are capped to it.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the fold shuffles and every unset ``random_state`` of the fold models, so that
+        results do not depend on ``n_jobs``.
+
+    verbose : int, default=0
+        joblib verbosity.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted fold models, repeat after repeat.
+
+    full_estimator_ : estimator
+        The model fitted on all rows; only when ``refit_full=True``.
+
+    oof_pred_ : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        Out-of-fold predictions of the training rows: class probabilities (or vote
+        fractions, or decision values, per ``oof_method_``) for classifiers, values for
+        regressors; averaged over repeats.
+
+    oof_mask_ : ndarray of shape (n_samples,), dtype=bool
+        True for rows whose ``oof_pred_`` is truly out-of-fold.
+
+    oof_score_ : float
+        ``scoring`` evaluated on the OOF predictions of the masked rows.
+
+    oof_method_ : str
+        ``"predict_proba"``, ``"decision_function"`` or ``"predict"``: what was averaged.
+
+    fold_fit_times_ : ndarray of shape (n_splits,)
+        Seconds spent in each fold model's fit.
+
+    fit_time_ : float
+        Wall seconds of the whole :meth:`fit`.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classifiers only).
+
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, when they are all strings.
+
+    See Also
+    --------
+    StackLayer : Bags several models over the same folds and outputs their predictions.
+    sklearn.ensemble.BaggingClassifier : Bootstrap bagging without OOF stacking features.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from skstack import BaggedOOFEstimator
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> bag = BaggedOOFEstimator(DecisionTreeClassifier(max_depth=3), n_folds=5,
+    ...                          random_state=0).fit(X, y)
+    >>> len(bag.estimators_), bag.oof_pred_.shape
+    (5, (569, 2))
+    >>> round(bag.oof_score_, 2)
+    0.93
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "n_folds": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "cv": ["cv_object", None],
+        "scoring": [None, str, callable],
+        "refit_full": ["boolean"],
+        "n_jobs": [None, Integral],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        n_folds="auto",
+        n_repeats=1,
+        cv=None,
+        scoring=None,
+        refit_full=False,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.n_folds = n_folds
+        self.n_repeats = n_repeats
+        self.cv = cv
+        self.scoring = scoring
+        self.refit_full = refit_full
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ---- fitting -----------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, sample_weight=None, groups=None, **fit_params):
+        """Fit one model per fold and record the out-of-fold predictions.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training input. DataFrames are passed to the fold models as they are.
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, sliced to every fold model's rows and used in ``oof_score_``.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels: grouped folds, or the ``groups`` of a ``cv`` splitter.
+        **fit_params : dict
+            Other parameters of ``estimator.fit``; per-row arrays are sliced to each fold.
+
+        Returns
+        -------
+        self : object
+            The fitted bag.
+        """
+        X, y = self._validate_fit_data(X, y)
+        if sample_weight is not None:
+            fit_params["sample_weight"] = sample_weight
+        plan = make_fold_plan(
+            X,
+            y,
+            classifier=is_classifier(self.estimator),
+            n_folds=self.n_folds,
+            n_repeats=self.n_repeats,
+            cv=self.cv,
+            groups=groups,
+            random_state=self.random_state,
+        )
+        return self._fit_plan(X, y, plan, fit_params)
+
+    def _validate_fit_data(self, X, y):
+        classifier = is_classifier(self.estimator)
+        allow_nan = get_tags(self.estimator).input_tags.allow_nan
+        X = validate_X(self, X, reset=True, allow_nan=allow_nan)
+        y, classes = validate_y(y, classifier=classifier)
+        check_consistent_length(X, y)
+        if classifier:
+            self.classes_ = classes
+        return X, y
+
+    def _fit_plan(self, X, y, plan, fit_params):
+        """Fit validated data on a fold plan (a :class:`StackLayer` shares one among bags)."""
+        start = perf_counter()
+        classes = getattr(self, "classes_", None)
+        self.oof_method_ = response_method(self.estimator)
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(_SEED_MAX, size=len(plan) + 1)
+        workers, threads = thread_budget(self.n_jobs, len(plan))
+        results = Parallel(n_jobs=workers, verbose=self.verbose)(
+            delayed(fit_fold)(
+                self.estimator, X, y, train, test, fit_params, seed, threads,
+                self.oof_method_, classes,
+            )
+            for (train, test), seed in zip(plan, seeds)
+        )
+        self.estimators_ = [estimator for estimator, _, _ in results]
+        self.fold_fit_times_ = np.array([fit_time for _, _, fit_time in results])
+        self._set_oof(X, [test for _, test in plan], [pred for _, pred, _ in results])
+        sample_weight = fit_params.get("sample_weight")
+        self.oof_score_ = self._score_oof(y, sample_weight)
+        if self.refit_full:
+            self.full_estimator_ = self._fit_full(X, y, fit_params, seeds[-1])
+        self.fit_time_ = perf_counter() - start
+        return self
+
+    def _set_oof(self, X, tests, preds):
+        n_samples = _num_samples(X)
+        first = next(p for p in preds if p is not None)
+        total = np.zeros((n_samples,) + first.shape[1:])
+        counts = np.zeros(n_samples)
+        for test, pred in zip(tests, preds):
+            if pred is not None:
+                total[test] += pred
+                counts[test] += 1
+        self.oof_mask_ = counts > 0
+        uncovered = ~self.oof_mask_
+        if uncovered.any():
+            warnings.warn(
+                f"{uncovered.sum()} training rows were never held out by the splitter: their "
+                "oof_pred_ is the average of fold models that saw them (not out-of-fold), and "
+                "they are left out of oof_score_ (see oof_mask_).",
+                UserWarning,
+                stacklevel=3,
+            )
+            total[uncovered] = self._average(
+                _safe_indexing(X, np.flatnonzero(uncovered)), models=self.estimators_
+            )
+            counts[uncovered] = 1
+        self.oof_pred_ = total / counts.reshape((-1,) + (1,) * (total.ndim - 1))
+
+    def _score_oof(self, y, sample_weight):
+        default = "accuracy" if is_classifier(self.estimator) else "r2"
+        scorer = resolve_scorer(self.scoring, default)
+        mask = self.oof_mask_
+        response = "decision" if self.oof_method_ == "decision_function" else "proba"
+        return score_predictions(
+            scorer,
+            y[mask],
+            self.oof_pred_[mask],
+            classes=getattr(self, "classes_", None),
+            response=response,
+            sample_weight=None if sample_weight is None else np.asarray(sample_weight)[mask],
+        )
+
+    def _fit_full(self, X, y, fit_params, seed):
+        _, threads = thread_budget(self.n_jobs, 1)
+        estimator = _prepare(self.estimator, seed, threads)
+        if hasattr(self.estimator, "full_fit_params"):
+            estimator.set_params(**self.estimator.full_fit_params(self.estimators_))
+        with threadpool_limits(limits=threads):
+            return estimator.fit(X, y, **fit_params)
+
+    # ---- prediction --------------------------------------------------------------------
+
+    def _models(self):
+        return [self.full_estimator_] if self.refit_full else self.estimators_
+
+    def _average(self, X, method=None, models=None):
+        """Mean aligned output of ``models`` (default: the predicting ones) on validated ``X``."""
+        method = method or self.oof_method_
+        classes = getattr(self, "classes_", None)
+        models = self._models() if models is None else models
+        total = None
+        for estimator in models:
+            pred = predict_aligned(estimator, X, method, classes)
+            total = pred if total is None else total + pred
+        return total / len(models)
+
+    def _predict_values(self, X, method=None):
+        check_is_fitted(self)
+        allow_nan = get_tags(self.estimator).input_tags.allow_nan
+        return self._average(validate_X(self, X, reset=False, allow_nan=allow_nan), method)
+
+    def predict(self, X):
+        """Predict with the average of the fold models (or the full refit).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Class labels (argmax of the averaged probabilities) or regression values.
+        """
+        values = self._predict_values(X)
+        if not is_classifier(self):
+            return values
+        if values.ndim == 1:
+            return self.classes_[(values > 0).astype(np.intp)]
+        return self.classes_[np.argmax(values, axis=1)]
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities averaged over the fold models.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        return self._predict_values(X, "predict_proba")
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision values averaged over the fold models.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Averaged decision values of the fold models.
+        """
+        return self._predict_values(X, "decision_function")
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy for classifiers, R² for regressors, like scikit-learn's mixins.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Test rows.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy or R².
+        """
+        metric = accuracy_score if is_classifier(self) else r2_score
+        return metric(y, self.predict(X), sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = copy(inner.classifier_tags)
+        tags.regressor_tags = copy(inner.regressor_tags)
+        if tags.classifier_tags is not None:
+            # Folds are stratified on a 1-D target: multilabel targets are not supported.
+            tags.classifier_tags.multi_label = False
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = False
+        tags.target_tags.single_output = True
+        for name in ("allow_nan", "sparse", "categorical", "string"):
+            setattr(tags.input_tags, name, getattr(inner.input_tags, name))
+        return tags

@@ -1,0 +1,409 @@
+"""Caruana greedy ensemble selection: :class:`GreedyEnsembleSelector`."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.metrics import accuracy_score, get_scorer, r2_score
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._tags import ClassifierTags, RegressorTags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._scoring import resolve_scorer, score_predictions
+
+__all__ = ["GreedyEnsembleSelector"]
+
+_DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_mean_squared_error"}
+
+
+def task_of_scoring(scoring):
+    """``"classification"``, ``"regression"`` or None (unknown) for a scoring name or scorer."""
+    if scoring is None:
+        return None
+    try:
+        scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
+    except ValueError:
+        return None
+    module = getattr(getattr(scorer, "_score_func", None), "__module__", "") or ""
+    if module.endswith("_regression"):
+        return "regression"
+    if module.endswith(("_classification", "_ranking")):
+        return "classification"
+    return None
+
+
+def _task_of_data(X, y):
+    """Guess the task from the data: class labels with probability-like columns that fit."""
+    if type_of_target(y) not in ("binary", "multiclass"):
+        return "regression"
+    n_classes = len(np.unique(y))
+    width = 1 if n_classes == 2 else n_classes
+    probability_like = X.size == 0 or (X.min() >= 0.0 and X.max() <= 1.0)
+    if probability_like and X.shape[1] % width == 0:
+        return "classification"
+    return "regression"
+
+
+def _select(preds, score, n_iterations, sorted_initialization, rng):
+    """Forward selection with replacement over ``preds`` (models on axis 0).
+
+    Returns the integer count of every model and the score after each added model, with the
+    trajectory cut at its best point. Ties prefer models already chosen, then a seeded pick.
+    """
+    n_models = len(preds)
+    history, trajectory = [], []
+    total = np.zeros_like(preds[0])
+    if sorted_initialization:
+        singles = np.array([score(p) for p in preds])
+        order = np.argsort(-singles, kind="stable")
+        for model in order[: min(n_models, n_iterations)]:
+            total += preds[model]
+            history.append(model)
+            trajectory.append(score(total / len(history)))
+        keep = int(np.argmax(trajectory)) + 1
+        history, trajectory = history[:keep], trajectory[:keep]
+        total = preds[history].sum(axis=0)
+    while len(history) < n_iterations:
+        size = len(history) + 1
+        scores = np.array([score((total + p) / size) for p in preds])
+        ties = np.flatnonzero(np.isclose(scores, scores.max(), rtol=1e-12, atol=0.0))
+        chosen = [m for m in ties if m in history]
+        candidates = chosen or list(ties)
+        model = candidates[0] if len(candidates) == 1 else int(rng.choice(candidates))
+        total += preds[model]
+        history.append(model)
+        trajectory.append(scores[model])
+    best = int(np.argmax(trajectory)) + 1
+    counts = np.bincount(np.asarray(history[:best], dtype=np.intp), minlength=n_models)
+    return counts, np.asarray(trajectory[:best])
+
+
+class GreedyEnsembleSelector(BaseEstimator):
+    """Caruana et al. (2004) greedy ensemble selection over stacked model predictions.
+
+    Each input column block holds one model's predictions (the output of a
+    :class:`StackLayer` without passthrough): one column per model for binary classification
+    (positive-class probability) and regression, ``n_classes`` columns per model for
+    multiclass. Starting from an empty ensemble, the model whose addition gives the best
+    ``scoring`` is added, with replacement, ``n_iterations`` times; the trajectory is cut at
+    its best iteration and the counts become the weights of a weighted average.
+
+    **Classifier or regressor.** Tools such as :func:`~sklearn.model_selection.cross_val_score`
+    ask before fitting whether the final step is a classifier (to stratify). ``task`` answers:
+    ``"classification"`` or ``"regression"``, or ``"auto"``, which reads the task from
+    ``scoring`` when it names a classification or regression metric, and otherwise from the
+    data at fit time: classification when ``y`` holds class labels and the columns look like
+    probabilities that fit the number of classes (before fit the selector is then neither,
+    and such tools do not stratify). Set ``task`` to remove all guessing.
+
+    Read more in the :ref:`User Guide <selection>`.
+
+    Parameters
+    ----------
+    task : {"auto", "classification", "regression"}, default="auto"
+        The learning task, which sets the estimator type (see above).
+
+    scoring : str or callable, default=None
+        Scorer to maximise; None means ``"neg_log_loss"`` for classification and
+        ``"neg_root_mean_squared_error"`` for regression.
+
+    n_iterations : int, default=25
+        Number of models added (with replacement) before the cut at the best iteration.
+
+    sorted_initialization : bool, default=False
+        Start from the best-scoring prefix of the models sorted by their own score
+        (Caruana et al.'s sorted initialization), then continue greedily.
+
+    bagging : bool, default=False
+        Caruana et al.'s bagged selection: repeat the selection ``n_bags`` times, each over a
+        random ``bag_fraction`` of the models, and sum the counts.
+
+    n_bags : int, default=20
+        Number of selection bags when ``bagging=True``.
+
+    bag_fraction : float, default=0.5
+        Fraction of the models drawn for each bag.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds tie-breaking and model bagging.
+
+    Attributes
+    ----------
+    task_ : str
+        The task used: ``"classification"`` or ``"regression"``.
+
+    model_names_ : ndarray of str
+        One name per model column block, from the input feature names (the ``__<class>``
+        suffix removed) or ``model0, model1, ...``.
+
+    counts_ : ndarray of int
+        How many times each model was selected.
+
+    weights_ : dict
+        Normalised weight of every model, by name (zero for unselected models).
+
+    trajectory_ : list of ndarray
+        Score after each selection step, for each selection run (one unless ``bagging``).
+
+    ensemble_score_ : float
+        Score of the weighted ensemble on the training predictions.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classification only).
+
+    n_features_in_ : int
+        Number of input columns seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of input columns seen during :meth:`fit`, when they are all strings.
+
+    See Also
+    --------
+    StackLayer : Produces the prediction columns this selector blends.
+
+    References
+    ----------
+    R. Caruana, A. Niculescu-Mizil, G. Crew, A. Ksikes, "Ensemble selection from libraries
+    of models", ICML 2004.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skstack import GreedyEnsembleSelector
+    >>> rng = np.random.RandomState(0)
+    >>> y = rng.randint(2, size=200)
+    >>> good = np.clip(y + rng.normal(0, 0.3, 200), 0.01, 0.99)
+    >>> noise = rng.uniform(0.01, 0.99, 200)
+    >>> selector = GreedyEnsembleSelector(task="classification", random_state=0)
+    >>> selector.fit(np.c_[good, noise], y).weights_
+    {'model0': 1.0, 'model1': 0.0}
+    """
+
+    _parameter_constraints: dict = {
+        "task": [StrOptions({"auto", "classification", "regression"})],
+        "scoring": [None, str, callable],
+        "n_iterations": [Interval(Integral, 1, None, closed="left")],
+        "sorted_initialization": ["boolean"],
+        "bagging": ["boolean"],
+        "n_bags": [Interval(Integral, 1, None, closed="left")],
+        "bag_fraction": [Interval(Real, 0, 1, closed="right")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        task="auto",
+        scoring=None,
+        n_iterations=25,
+        sorted_initialization=False,
+        bagging=False,
+        n_bags=20,
+        bag_fraction=0.5,
+        random_state=None,
+    ):
+        self.task = task
+        self.scoring = scoring
+        self.n_iterations = n_iterations
+        self.sorted_initialization = sorted_initialization
+        self.bagging = bagging
+        self.n_bags = n_bags
+        self.bag_fraction = bag_fraction
+        self.random_state = random_state
+
+    def _declared_task(self):
+        """The task known before fit, or None."""
+        if hasattr(self, "task_"):
+            return self.task_
+        if self.task != "auto":
+            return self.task
+        return task_of_scoring(self.scoring)
+
+    def _is_classification(self):
+        return self._declared_task() == "classification"
+
+    # ---- fitting -----------------------------------------------------------------------
+
+    def _model_blocks(self, X):
+        """Split the columns into per-model blocks (models on axis 0)."""
+        width = getattr(self, "_width", 1)
+        if width == 1:
+            return X.T.copy()
+        return X.reshape(X.shape[0], -1, width).transpose(1, 0, 2).copy()
+
+    def _names(self, n_models, width):
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return np.asarray([f"model{m}" for m in range(n_models)], dtype=object)
+        firsts = names[::width]
+        if width > 1 or len(getattr(self, "classes_", ())) == 2:
+            firsts = [str(name).rsplit("__", 1)[0] for name in firsts]
+        return np.asarray(firsts, dtype=object)
+
+    def _response(self, blend):
+        """Blend of predictions -> what the scorer or the user receives."""
+        if self.task_ == "regression":
+            return blend
+        if blend.ndim == 1:
+            positive = np.clip(blend, 0.0, 1.0)
+            return np.column_stack([1.0 - positive, positive])
+        blend = np.clip(blend, 0.0, None)
+        sums = blend.sum(axis=1, keepdims=True)
+        # A row of all-zero probabilities carries no preference: make it uniform.
+        return np.divide(blend, sums, out=np.full_like(blend, 1 / blend.shape[1]), where=sums > 0)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Select the ensemble on training (out-of-fold) predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_models * width)
+            Prediction columns: ``width`` is 1 for binary classification and regression,
+            ``n_classes`` for multiclass.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights passed to the scorer.
+
+        Returns
+        -------
+        self : GreedyEnsembleSelector
+            The fitted selector.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        y = column_or_1d(y, warn=True)
+        self.task_ = self._declared_task() or _task_of_data(X, y)
+        self._width = self._check_target(X, y)
+        if self.task_ == "regression":
+            y = y.astype(np.float64)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        preds = self._model_blocks(X)
+        self.model_names_ = self._names(len(preds), self._width)
+        scorer = resolve_scorer(self.scoring, _DEFAULT_SCORING[self.task_])
+        classes = getattr(self, "classes_", None)
+
+        def score(blend):
+            return score_predictions(
+                scorer, y, self._response(blend), classes=classes, sample_weight=sample_weight
+            )
+
+        rng = check_random_state(self.random_state)
+        runs = [np.arange(len(preds))]
+        if self.bagging:
+            size = max(1, int(round(self.bag_fraction * len(preds))))
+            runs = [rng.choice(len(preds), size=size, replace=False) for _ in range(self.n_bags)]
+        self.counts_ = np.zeros(len(preds), dtype=np.intp)
+        self.trajectory_ = []
+        for models in runs:
+            counts, trajectory = _select(
+                preds[models], score, self.n_iterations, self.sorted_initialization, rng
+            )
+            self.counts_[models] += counts
+            self.trajectory_.append(trajectory)
+        self._weights = self.counts_ / self.counts_.sum()
+        self.weights_ = dict(zip(self.model_names_.tolist(), self._weights.tolist()))
+        self.ensemble_score_ = score(np.tensordot(self._weights, preds, axes=1))
+        return self
+
+    def _check_target(self, X, y):
+        """Validate ``y`` for the task; return the number of columns per model."""
+        if self.task_ == "regression":
+            try:
+                y.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError("task='regression' needs a numeric target.") from exc
+            return 1
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "Classifier can't train when only one class is present: the data contains "
+                f"only class {self.classes_[0]!r}."
+            )
+        width = 1 if len(self.classes_) == 2 else len(self.classes_)
+        if X.shape[1] % width:
+            raise ValueError(
+                f"With {len(self.classes_)} classes the selector expects {width} probability "
+                f"columns per model, but X has {X.shape[1]} columns. Put it right after a "
+                "StackLayer with passthrough=False."
+            )
+        return width
+
+    # ---- prediction --------------------------------------------------------------------
+
+    def _blend(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._response(np.tensordot(self._weights, self._model_blocks(X), axes=1))
+
+    def predict(self, X):
+        """Predict with the weighted average of the selected models.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_models * width)
+            Prediction columns, laid out as in :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Class labels or regression values.
+        """
+        blend = self._blend(X)
+        if self.task_ == "regression":
+            return blend
+        return self.classes_[np.argmax(blend, axis=1)]
+
+    @available_if(_is_classification)
+    def predict_proba(self, X):
+        """Class probabilities of the weighted ensemble (renormalised).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_models * width)
+            Prediction columns, laid out as in :meth:`fit`.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        return self._blend(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy for classification, R² for regression.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_models * width)
+            Prediction columns.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            Accuracy or R².
+        """
+        y_pred = self.predict(X)
+        metric = r2_score if self.task_ == "regression" else accuracy_score
+        return metric(y, y_pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        task = self._declared_task()
+        if task == "classification":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        elif task == "regression":
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        return tags
