@@ -59,23 +59,32 @@ def _prepare(template, seed, threads):
     """Clone ``template`` with unset seeds filled and thread counts capped to ``threads``.
 
     A seed the user fixed is kept; an unset one is derived from the bag's ``random_state`` so
-    that results do not depend on ``n_jobs``. An explicit ``n_jobs`` of the wrapped estimator
-    (at any nesting depth) that asks for more than ``threads`` (or for all CPUs) is capped, so
-    that parallel folds never oversubscribe the CPUs.
+    that results do not depend on ``n_jobs``. Every ``n_jobs`` of the wrapped estimator, at any
+    nesting depth, that could use more than ``threads`` is set to ``threads``, so that
+    parallel folds never oversubscribe the CPUs.
     """
     estimator = clone(template)
+    params = estimator.get_params(deep=True)
     updates = {}
-    for key, value in estimator.get_params(deep=True).items():
-        if (key == "random_state" or key.endswith("__random_state")) and value is None:
+    for key, value in params.items():
+        prefix, _, name = key.rpartition("__")
+        owner = params[prefix] if prefix else estimator
+        if name == "random_state" and value is None:
             updates[key] = seed
-        elif key == "n_jobs" or key.endswith("__n_jobs"):
-            # None is left alone: it means one thread in scikit-learn and "the OpenMP
-            # default" in LightGBM/XGBoost, which threadpool_limits already caps.
-            if isinstance(value, Integral) and (value < 1 or value > threads):
-                updates[key] = threads
+        elif name == "n_jobs" and _uses_more_threads(owner, value, threads):
+            updates[key] = threads
     if updates:
         estimator.set_params(**updates)
     return estimator
+
+
+def _uses_more_threads(owner, n_jobs, threads):
+    if n_jobs is None:
+        # scikit-learn reads None as one job. LightGBM and XGBoost read it as "all cores" and
+        # then ignore threadpoolctl's OpenMP limit: two such folds in parallel on two cores
+        # can run a hundred times slower, so they get an explicit count.
+        return not type(owner).__module__.startswith("sklearn.")
+    return isinstance(n_jobs, Integral) and (n_jobs < 1 or n_jobs > threads)
 
 
 def _index_params(params, indices, n_samples):

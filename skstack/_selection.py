@@ -47,6 +47,13 @@ def _task_of_data(X, y):
     return "regression"
 
 
+def _first_best(trajectory):
+    """Index of the first score equal to the best up to rounding: smaller ensembles win ties."""
+    trajectory = np.asarray(trajectory)
+    best = trajectory.max()
+    return int(np.flatnonzero(trajectory >= best - 1e-12 * max(1.0, abs(best)))[0])
+
+
 def _select(preds, score, n_iterations, sorted_initialization, rng):
     """Forward selection with replacement over ``preds`` (models on axis 0).
 
@@ -63,7 +70,7 @@ def _select(preds, score, n_iterations, sorted_initialization, rng):
             total += preds[model]
             history.append(model)
             trajectory.append(score(total / len(history)))
-        keep = int(np.argmax(trajectory)) + 1
+        keep = _first_best(trajectory) + 1
         history, trajectory = history[:keep], trajectory[:keep]
         total = preds[history].sum(axis=0)
     while len(history) < n_iterations:
@@ -76,7 +83,7 @@ def _select(preds, score, n_iterations, sorted_initialization, rng):
         total += preds[model]
         history.append(model)
         trajectory.append(scores[model])
-    best = int(np.argmax(trajectory)) + 1
+    best = _first_best(trajectory) + 1
     counts = np.bincount(np.asarray(history[:best], dtype=np.intp), minlength=n_models)
     return counts, np.asarray(trajectory[:best])
 

@@ -322,3 +322,17 @@ def test_fold_lacking_a_class_gets_zero_probability():
         bag = BaggedOOFEstimator(DummyClassifier(strategy="prior"), cv=KFold(5)).fit(X, y)
     assert bag.oof_pred_.shape == (10, 3)
     assert (bag.oof_pred_[8:, 2] == 0).all()  # the last fold's models never saw class 2
+
+
+def test_library_thread_defaults_get_explicit_counts(binary_data):
+    lightgbm = pytest.importorskip("lightgbm")
+    X, y = binary_data
+    bag = BaggedOOFEstimator(lightgbm.LGBMClassifier(n_estimators=5, verbose=-1), n_folds=4,
+                             n_jobs=2, random_state=0).fit(X, y)
+    from joblib import cpu_count
+
+    # LightGBM reads n_jobs=None as "all cores" and ignores threadpoolctl's OpenMP limit.
+    assert {m.n_jobs for m in bag.estimators_} == {max(1, cpu_count() // 2)}
+    # scikit-learn reads None as one job: left alone (and no deprecation warning is raised).
+    bag = BaggedOOFEstimator(LogisticRegression(), n_folds=3, n_jobs=2).fit(X, y)
+    assert {m.n_jobs for m in bag.estimators_} == {None}

@@ -1,0 +1,101 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skstack import BaggedOOFEstimator, StackLayer
+
+
+def _layer(**kwargs):
+    return StackLayer(
+        [("tree", DecisionTreeClassifier(max_depth=3)), ("lr", LogisticRegression())],
+        n_folds=4, random_state=0, **kwargs,
+    )
+
+
+def test_fit_transform_is_oof_and_transform_is_fold_average(binary_data):
+    X, y = binary_data
+    layer = _layer()
+    oof = layer.fit_transform(X, y)
+    bags = layer.named_estimators_
+    np.testing.assert_allclose(oof[:, 0], bags.tree.oof_pred_[:, 1])
+    np.testing.assert_allclose(oof[:, 1], bags.lr.oof_pred_[:, 1])
+    np.testing.assert_allclose(layer.transform(X)[:, 1], bags.lr.predict_proba(X)[:, 1])
+    # Every model is bagged over the same folds, and matches a bag fitted alone.
+    alone = BaggedOOFEstimator(LogisticRegression(), n_folds=4, random_state=0).fit(X, y)
+    np.testing.assert_allclose(oof[:, 1], alone.oof_pred_[:, 1])
+
+
+def test_fit_then_transform_matches_fit_transform_models(binary_data):
+    X, y = binary_data
+    a = _layer().fit(X, y).transform(X)
+    b = _layer()
+    b.fit_transform(X, y)
+    np.testing.assert_allclose(a, b.transform(X))
+
+
+def test_multiclass_has_a_column_per_class_and_model(multiclass_data):
+    X, y = multiclass_data
+    layer = _layer()
+    out = layer.fit_transform(X, y)
+    assert out.shape == (len(y), 6)
+    assert layer.get_feature_names_out().tolist() == [
+        "tree__0", "tree__1", "tree__2", "lr__0", "lr__1", "lr__2"
+    ]
+
+
+def test_regression_and_passthrough(regression_data):
+    X, y = regression_data
+    layer = StackLayer([("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3))],
+                       passthrough=True, random_state=0)
+    out = layer.fit_transform(X, y)
+    assert out.shape == (len(y), 2 + X.shape[1])
+    np.testing.assert_array_equal(out[:, 2:], X)
+    assert layer.get_feature_names_out().tolist()[:3] == ["ridge", "tree", "x0"]
+    assert layer.oof_scores_["ridge"] > layer.oof_scores_["tree"]
+    assert set(layer.fit_times_) == {"ridge", "tree"}
+
+
+def test_pandas_output_keeps_passthrough_dtypes(binary_data):
+    X, y = binary_data
+    frame = pd.DataFrame(X, columns=list("abcdef"))
+    frame["cat"] = pd.Categorical(np.where(y == 1, "u", "v"))
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    layer = StackLayer([("hgb", HistGradientBoostingClassifier(max_iter=5,
+                                                               categorical_features="from_dtype"))],
+                       passthrough=True, n_folds=3, random_state=0).set_output(transform="pandas")
+    out = layer.fit_transform(frame, y)
+    assert list(out.columns) == ["hgb__1", *frame.columns]
+    assert out["cat"].dtype == "category"
+    assert list(layer.transform(frame).columns) == list(out.columns)
+
+
+def test_nested_params_and_drop(binary_data):
+    X, y = binary_data
+    layer = _layer()
+    layer.set_params(tree__max_depth=1, lr="drop")
+    assert layer.get_params()["tree__max_depth"] == 1
+    out = layer.fit_transform(X, y)
+    assert out.shape == (len(y), 1)
+    assert list(layer.named_estimators_) == ["tree"]
+
+
+def test_invalid_estimator_lists(binary_data):
+    X, y = binary_data
+    with pytest.raises(ValueError, match="non-empty"):
+        StackLayer([]).fit(X, y)
+    with pytest.raises(ValueError, match="all classifiers or all regressors"):
+        StackLayer([("a", LogisticRegression()), ("b", Ridge())]).fit(X, y)
+    with pytest.raises(ValueError, match="'drop'"):
+        StackLayer([("a", "drop")]).fit(X, y)
+    with pytest.raises(ValueError, match="unique"):
+        StackLayer([("a", Ridge()), ("a", Ridge())]).fit(X, y)
+
+
+def test_transform_checks_features(binary_data):
+    X, y = binary_data
+    layer = _layer().fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        layer.transform(X[:, :2])
