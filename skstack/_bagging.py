@@ -82,8 +82,10 @@ def _uses_more_threads(owner, n_jobs, threads):
     if n_jobs is None:
         # scikit-learn reads None as one job. LightGBM and XGBoost read it as "all cores" and
         # then ignore threadpoolctl's OpenMP limit: two such folds in parallel on two cores
-        # can run a hundred times slower, so they get an explicit count.
-        return not type(owner).__module__.startswith("sklearn.")
+        # can run a hundred times slower, so they get an explicit count. The class whose
+        # __init__ declares n_jobs tells whose convention applies (user subclasses included).
+        declaring = next(c for c in type(owner).__mro__ if "__init__" in vars(c))
+        return not declaring.__module__.startswith("sklearn.")
     return isinstance(n_jobs, Integral) and (n_jobs < 1 or n_jobs > threads)
 
 

@@ -122,7 +122,7 @@ class StackLayer(TransformerMixin, _BaseComposition):
     >>> oof.shape, layer.get_feature_names_out().tolist()
     ((569, 2), ['tree__1', 'lr__1'])
     >>> {name: round(score, 3) for name, score in layer.oof_scores_.items()}
-    {'tree': 0.93, 'lr': 0.977}
+    {'tree': 0.931, 'lr': 0.977}
     """
 
     _parameter_constraints: dict = {

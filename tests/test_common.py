@@ -44,7 +44,17 @@ SELECTOR_MULTICLASS_CHECKS = [
 ]
 
 
+AVERAGED_DECISIONS = (
+    "the bag averages decision values and probabilities separately over its fold models; "
+    "a mean of sigmoids does not rank rows like the mean of their arguments, so the two may "
+    "order a few rows differently (it passes or fails with the random draw)"
+)
+
+
 def expected_failed_checks(estimator):
+    if isinstance(estimator, BaggedOOFEstimator) and isinstance(estimator.estimator,
+                                                                LogisticRegression):
+        return {"check_decision_proba_consistency": AVERAGED_DECISIONS}
     if isinstance(estimator, StackLayer) and isinstance(estimator.estimators[0][1],
                                                         DecisionTreeRegressor):
         # The classification layer above happens to pass within the check's 1e-2 tolerance.
