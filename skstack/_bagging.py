@@ -1,6 +1,7 @@
 """K-fold bagging with out-of-fold predictions: :class:`BaggedOOFEstimator` and its fold helpers."""
 
 import warnings
+from contextlib import nullcontext
 from copy import copy
 from numbers import Integral
 from time import perf_counter
@@ -112,32 +113,33 @@ def _is_per_row(value, n_samples):
         return False
 
 
-def predict_aligned(estimator, X, method, classes):
-    """Predictions of one fitted model, with classifier columns aligned to ``classes``.
+def predict_aligned(estimator, X, method, n_classes):
+    """Predictions of one fitted model, with classifier columns aligned to all class codes.
 
-    Classifiers give ``(n_samples, n_classes)`` probabilities or vote fractions (a fold that
-    lacked a class gives it probability 0), or decision values; regressors give values.
+    Classifiers (trained on codes ``0..n_classes-1``) give ``(n_samples, n_classes)``
+    probabilities or vote fractions (a fold that lacked a class gives it probability 0), or
+    decision values; regressors (``n_classes=None``) give values.
     """
-    if classes is None:
+    if n_classes is None:
         return np.asarray(estimator.predict(X), dtype=np.float64)
     if method == "predict":
-        labels = np.asarray(estimator.predict(X))
-        return (labels[:, None] == classes[None, :]).astype(np.float64)
+        codes = np.asarray(estimator.predict(X), dtype=np.intp)
+        return np.eye(n_classes)[codes]
     values = np.asarray(getattr(estimator, method)(X), dtype=np.float64)
-    fold_classes = np.asarray(estimator.classes_)
-    if len(fold_classes) == len(classes):
+    fold_codes = np.asarray(estimator.classes_, dtype=np.intp)
+    if len(fold_codes) == n_classes:
         return values
     if method == "decision_function":
         raise ValueError(
-            f"A fold model saw only classes {fold_classes.tolist()} of {classes.tolist()}; "
-            "decision values cannot be aligned. Use fewer folds or a model with predict_proba."
+            f"A fold model saw only {len(fold_codes)} of {n_classes} classes; decision values "
+            "cannot be aligned. Use fewer folds or a model with predict_proba."
         )
-    aligned = np.zeros((values.shape[0], len(classes)))
-    aligned[:, np.searchsorted(classes, fold_classes)] = values
+    aligned = np.zeros((values.shape[0], n_classes))
+    aligned[:, fold_codes] = values
     return aligned
 
 
-def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, classes):
+def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, n_classes):
     """Fit one fold model and predict its held-out rows.
 
     A model with a ``fit_with_validation(X, y, X_val, y_val, **fit_params)`` method receives
@@ -148,7 +150,7 @@ def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, cla
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
     params = _index_params(fit_params, train, n_samples)
     X_test = _safe_indexing(X, test)
-    with threadpool_limits(limits=threads):
+    with _thread_limit(threads):
         start = perf_counter()
         if len(test) and hasattr(estimator, "fit_with_validation"):
             estimator.fit_with_validation(
@@ -157,7 +159,7 @@ def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, cla
         else:
             estimator.fit(X_train, y_train, **params)
         fit_time = perf_counter() - start
-        pred = predict_aligned(estimator, X_test, method, classes) if len(test) else None
+        pred = predict_aligned(estimator, X_test, method, n_classes) if len(test) else None
     return estimator, pred, fit_time
 
 
@@ -194,20 +196,36 @@ def validate_X(meta, X, *, reset, allow_nan):
 
 
 def validate_y(y, *, classifier):
-    """Return ``y`` as a 1-D array (float for regression) and the sorted classes (or None)."""
+    """Return the target the models see and the sorted classes (None for regression).
+
+    Regression targets become float arrays. Class labels become codes ``0..n_classes-1``
+    (as in :class:`~sklearn.ensemble.StackingClassifier`): encoded once here instead of by
+    every fold model, and the same in every fold.
+    """
     y = column_or_1d(y, warn=True)
     if not classifier:
         y = y.astype(np.float64)
         assert_all_finite(y, input_name="y")
         return y, None
     check_classification_targets(y)
-    classes = np.unique(y)
+    classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
             "Classifier can't train when only one class is present: the data contains "
             f"only class {classes[0]!r}."
         )
-    return y, classes
+    return codes.ravel(), classes
+
+
+def _thread_limit(threads):
+    """Cap BLAS/OpenMP pools to ``threads``; a no-op (and no library scan) when all CPUs."""
+    if threads >= cpu_count(only_physical_cores=False):
+        return nullcontext()
+    return threadpool_limits(limits=threads)
+
+
+def _n_classes(bag):
+    return len(bag.classes_) if hasattr(bag, "classes_") else None
 
 
 def _estimator_has(attr):
@@ -288,7 +306,9 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
     Attributes
     ----------
     estimators_ : list of estimators
-        The fitted fold models, repeat after repeat.
+        The fitted fold models, repeat after repeat. Classifiers are trained on the class
+        codes ``0..n_classes-1`` (encoded once, as in
+        :class:`~sklearn.ensemble.StackingClassifier`); ``classes_`` maps codes to labels.
 
     full_estimator_ : estimator
         The model fitted on all rows; only when ``refit_full=True``.
@@ -428,7 +448,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
     def _fit_plan(self, X, y, plan, fit_params):
         """Fit validated data on a fold plan (a :class:`StackLayer` shares one among bags)."""
         start = perf_counter()
-        classes = getattr(self, "classes_", None)
+        n_classes = _n_classes(self)
         self.oof_method_ = response_method(self.estimator)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(_SEED_MAX, size=len(plan) + 1)
@@ -436,7 +456,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         results = Parallel(n_jobs=workers, verbose=self.verbose)(
             delayed(fit_fold)(
                 self.estimator, X, y, train, test, fit_params, seed, threads,
-                self.oof_method_, classes,
+                self.oof_method_, n_classes,
             )
             for (train, test), seed in zip(plan, seeds)
         )
@@ -480,6 +500,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         scorer = resolve_scorer(self.scoring, default)
         mask = self.oof_mask_
         response = "decision" if self.oof_method_ == "decision_function" else "proba"
+        if hasattr(self, "classes_"):
+            y = self.classes_[y]
         return score_predictions(
             scorer,
             y[mask],
@@ -494,7 +516,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         estimator = _prepare(self.estimator, seed, threads)
         if hasattr(self.estimator, "full_fit_params"):
             estimator.set_params(**self.estimator.full_fit_params(self.estimators_))
-        with threadpool_limits(limits=threads):
+        with _thread_limit(threads):
             return estimator.fit(X, y, **fit_params)
 
     # ---- prediction --------------------------------------------------------------------
@@ -505,11 +527,10 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
     def _average(self, X, method=None, models=None):
         """Mean aligned output of ``models`` (default: the predicting ones) on validated ``X``."""
         method = method or self.oof_method_
-        classes = getattr(self, "classes_", None)
         models = self._models() if models is None else models
         total = None
         for estimator in models:
-            pred = predict_aligned(estimator, X, method, classes)
+            pred = predict_aligned(estimator, X, method, _n_classes(self))
             total = pred if total is None else total + pred
         return total / len(models)
 

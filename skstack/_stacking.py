@@ -221,14 +221,14 @@ class StackLayer(TransformerMixin, _BaseComposition):
     def _fit(self, X, y, sample_weight, groups, fit_params):
         active, classifier = self._active()
         X = validate_X(self, X, reset=True, allow_nan=self._allow_nan(active))
-        y, classes = validate_y(y, classifier=classifier)
+        y_model, classes = validate_y(y, classifier=classifier)
         if classifier:
             self.classes_ = classes
         if sample_weight is not None:
             fit_params["sample_weight"] = sample_weight
         plan = make_fold_plan(
             X,
-            y,
+            y_model,
             classifier=classifier,
             n_folds=self.n_folds,
             n_repeats=self.n_repeats,
@@ -249,8 +249,8 @@ class StackLayer(TransformerMixin, _BaseComposition):
                 random_state=self.random_state,
                 verbose=self.verbose,
             )
-            bag._validate_fit_data(X, y)
-            bags.append((name, bag._fit_plan(X, y, plan, dict(fit_params))))
+            bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
+            bags.append((name, bag._fit_plan(X, y_model, plan, dict(fit_params))))
         self.named_estimators_ = Bunch(**dict(bags))
         self.estimators_ = [bag for _, bag in bags]
         self.oof_scores_ = {name: bag.oof_score_ for name, bag in bags}
