@@ -164,7 +164,7 @@ class GreedyEnsembleSelector(BaseEstimator):
     n_features_in_ : int
         Number of input columns seen during :meth:`fit`.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of input columns seen during :meth:`fit`, when they are all strings.
 
     See Also

@@ -97,7 +97,7 @@ class StackLayer(TransformerMixin, _BaseComposition):
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during :meth:`fit`, when they are all strings.
 
     See Also
