@@ -10,7 +10,6 @@ import numpy as np
 from joblib import cpu_count, effective_n_jobs
 from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import _safe_indexing, check_random_state, column_or_1d
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._tags import get_tags
@@ -27,7 +26,7 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from ._folds import make_fold_plan
-from ._scoring import resolve_scorer, score_predictions
+from ._scoring import default_score, resolve_scorer, score_predictions
 
 __all__ = ["BaggedOOFEstimator"]  # helpers below are shared with StackLayer
 
@@ -608,8 +607,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         score : float
             Mean accuracy or R².
         """
-        metric = accuracy_score if is_classifier(self) else r2_score
-        return metric(y, self.predict(X), sample_weight=sample_weight)
+        return default_score(is_classifier(self), y, self.predict(X), sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,10 +8,10 @@ predictions, so every scorer works unchanged, ``pos_label`` and response-method 
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.metrics import get_scorer
+from sklearn.metrics import accuracy_score, get_scorer, r2_score
 from sklearn.utils.metaestimators import available_if
 
-__all__ = ["resolve_scorer", "score_predictions"]
+__all__ = ["default_score", "resolve_scorer", "score_predictions"]
 
 
 def resolve_scorer(scoring, default):
@@ -93,3 +93,9 @@ def score_predictions(scorer, y, values, *, classes=None, response="proba", samp
         replay = _ReplayedClassifier(values, np.asarray(classes), response)
     kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
     return float(scorer(replay, np.empty((len(values), 0)), y, **kwargs))
+
+
+def default_score(classifier, y, y_pred, sample_weight=None):
+    """The ``score`` of scikit-learn's mixins: accuracy for classifiers, R² for regressors."""
+    metric = accuracy_score if classifier else r2_score
+    return float(metric(y, y_pred, sample_weight=sample_weight))

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.metrics import accuracy_score, get_scorer, r2_score
+from sklearn.metrics import get_scorer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags, RegressorTags
@@ -12,7 +12,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._scoring import resolve_scorer, score_predictions
+from ._scoring import default_score, resolve_scorer, score_predictions
 
 __all__ = ["GreedyEnsembleSelector"]
 
@@ -400,8 +400,7 @@ class GreedyEnsembleSelector(BaseEstimator):
             Accuracy or R².
         """
         y_pred = self.predict(X)
-        metric = r2_score if self.task_ == "regression" else accuracy_score
-        return metric(y, y_pred, sample_weight=sample_weight)
+        return default_score(self.task_ == "classification", y, y_pred, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

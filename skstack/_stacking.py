@@ -1,12 +1,9 @@
 """One stack layer of bagged models: :class:`StackLayer`."""
 
-from numbers import Integral
-
 import numpy as np
 from scipy import sparse
 from sklearn.base import TransformerMixin, _fit_context, clone, is_classifier, is_regressor
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import _BaseComposition
@@ -126,16 +123,13 @@ class StackLayer(TransformerMixin, _BaseComposition):
     """
 
     _parameter_constraints: dict = {
+        **{
+            name: constraint
+            for name, constraint in BaggedOOFEstimator._parameter_constraints.items()
+            if name != "estimator"
+        },
         "estimators": [list],
-        "n_folds": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
-        "n_repeats": [Interval(Integral, 1, None, closed="left")],
-        "cv": ["cv_object", None],
         "passthrough": ["boolean"],
-        "scoring": [None, str, callable],
-        "refit_full": ["boolean"],
-        "n_jobs": [None, Integral],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -236,19 +230,14 @@ class StackLayer(TransformerMixin, _BaseComposition):
             groups=groups,
             random_state=self.random_state,
         )
+        bag_params = {
+            name: getattr(self, name)
+            for name in BaggedOOFEstimator._parameter_constraints
+            if name != "estimator"
+        }
         bags = []
         for name, estimator in active:
-            bag = BaggedOOFEstimator(
-                clone(estimator),
-                n_folds=self.n_folds,
-                n_repeats=self.n_repeats,
-                cv=self.cv,
-                scoring=self.scoring,
-                refit_full=self.refit_full,
-                n_jobs=self.n_jobs,
-                random_state=self.random_state,
-                verbose=self.verbose,
-            )
+            bag = BaggedOOFEstimator(clone(estimator), **bag_params)
             bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
             bags.append((name, bag._fit_plan(X, y_model, plan, dict(fit_params))))
         self.named_estimators_ = Bunch(**dict(bags))
