@@ -38,7 +38,7 @@ def main():
         StackLayer(base_models(), n_folds=8, passthrough=True, random_state=0, n_jobs=-1),
         StackLayer(base_models()[:3], n_folds=8, random_state=0, n_jobs=-1),
         GreedyEnsembleSelector(scoring="neg_log_loss", random_state=0),
-    )
+    ).set_output(transform="pandas")  # named columns: the selector reports weights by model
     rivals = {
         "skstack 2-layer stack": stack,
         "LightGBM alone": LGBMClassifier(n_estimators=200, learning_rate=0.05, verbose=-1),
