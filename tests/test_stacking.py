@@ -99,3 +99,16 @@ def test_transform_checks_features(binary_data):
     layer = _layer().fit(X, y)
     with pytest.raises(ValueError, match="features"):
         layer.transform(X[:, :2])
+
+
+def test_sparse_input_and_passthrough(binary_data):
+    from scipy import sparse
+
+    X, y = binary_data
+    X_sparse = sparse.csr_matrix(np.where(np.abs(X) > 1, X, 0.0))
+    layer = StackLayer([("lr", LogisticRegression())], passthrough=True, n_folds=3,
+                       random_state=0)
+    out = layer.fit_transform(X_sparse, y)
+    assert sparse.issparse(out) and out.shape == (len(y), 1 + X.shape[1])
+    np.testing.assert_allclose(out[:, 1:].toarray(), X_sparse.toarray())
+    assert sparse.issparse(layer.transform(X_sparse))
