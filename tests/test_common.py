@@ -8,6 +8,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skstack import BaggedOOFEstimator, GreedyEnsembleSelector, StackLayer
+from skstack.families import CategoryDtypeEncoder, FamilyModel
 
 ESTIMATORS = [
     BaggedOOFEstimator(DecisionTreeClassifier(max_depth=3), n_folds=3),
@@ -20,7 +21,20 @@ ESTIMATORS = [
                passthrough=True),
     GreedyEnsembleSelector(task="classification", n_iterations=5),
     GreedyEnsembleSelector(task="regression", n_iterations=5),
+    FamilyModel(LogisticRegression()),
+    FamilyModel(Ridge()),
+    FamilyModel(DecisionTreeClassifier(max_depth=3), preprocessing="ordinal"),
+    CategoryDtypeEncoder(),
 ]
+try:
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
+    ESTIMATORS += [
+        FamilyModel(LGBMClassifier(n_estimators=5, min_child_samples=1), early_stopping=True),
+        FamilyModel(LGBMRegressor(n_estimators=5, min_child_samples=1)),
+    ]
+except ImportError:  # the boost extra is not installed
+    pass
 
 
 CROSS_FITTING = (

@@ -1,0 +1,531 @@
+"""The one adapter shape every model family uses: :class:`Family` and :class:`FamilyModel`.
+
+A :class:`Family` is a declarative record: how to recognise the family's estimators, which
+preprocessing they need, which parameter sets their threads, which parameters keep them
+quiet, and (for boosting) how to early-stop on a validation set and read back the best
+iteration. :class:`FamilyModel` wraps any estimator, looks its family up, and brings the
+preprocessing, the early stopping on the fold holdout that :class:`~skstack.BaggedOOFEstimator`
+hands it, and the thread setting. Adding a family is adding one :class:`Family` record.
+"""
+
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._tags import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import (
+    _check_y,
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from .._bagging import _index_params
+from .._scoring import default_score
+from ._preprocessing import check_frame, make_preprocessor
+
+__all__ = ["EarlyStopping", "Family", "FamilyModel", "family_of", "register_family"]
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """How a boosting family early-stops on a validation set.
+
+    Parameters
+    ----------
+    rounds_param : str
+        The estimator parameter holding the maximum number of rounds.
+    fit_kwargs : callable
+        ``fit_kwargs(X_val, y_val, patience) -> dict`` of keyword arguments for ``fit``.
+    best_rounds : callable
+        ``best_rounds(fitted_estimator) -> int``: the number of rounds early stopping kept.
+    set_params : callable, default=None
+        ``set_params(patience) -> dict`` of estimator parameters to set before such a fit.
+    """
+
+    rounds_param: str
+    fit_kwargs: Callable
+    best_rounds: Callable
+    set_params: Callable = None
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: everything skstack needs to know to train its estimators well.
+
+    Parameters
+    ----------
+    name : str
+        Short name, used in portfolios and model names (``"lightgbm"``).
+    modules : tuple of str
+        Module prefixes whose estimators belong to the family (``("lightgbm.",)``).
+    classes : tuple of str, default=()
+        Class names within those modules (empty: every estimator of the modules).
+    classifier, regressor : str
+        ``"module:Class"`` of the estimators the portfolio builds, imported lazily.
+    preprocessing : {"native", "ordinal", "onehot", "none"}
+        What the estimators need (see :mod:`skstack.families._preprocessing`).
+    threads_param : str or None, default="n_jobs"
+        The estimator parameter that sets its number of threads.
+    quiet : dict, default={}
+        Parameters set unless the user set them: silence, no files written.
+    required : dict, default={}
+        Parameters always set: what the preprocessing's output needs (e.g. XGBoost's
+        ``enable_categorical``).
+    early_stopping : EarlyStopping or None, default=None
+        Early-stopping recipe (boosting and neural nets).
+    to_model_input : callable, default=None
+        ``to_model_input(X) -> (X, fit_kwargs)``: a last conversion of preprocessed input
+        and any keyword arguments ``fit`` needs for it (e.g. CatBoost's ``cat_features``).
+    """
+
+    name: str
+    modules: tuple
+    classifier: str
+    regressor: str
+    preprocessing: str
+    classes: tuple = ()
+    threads_param: str = "n_jobs"
+    quiet: dict = field(default_factory=dict)
+    required: dict = field(default_factory=dict)
+    early_stopping: EarlyStopping = None
+    to_model_input: Callable = None
+
+    def matches(self, estimator):
+        cls = type(estimator)
+        in_module = cls.__module__.startswith(self.modules)
+        return in_module and (not self.classes or cls.__name__ in self.classes)
+
+    def estimator_class(self, classification):
+        import importlib
+
+        module, name = (self.classifier if classification else self.regressor).split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+_FAMILIES = {}
+
+GENERIC = Family(name="generic", modules=(), classifier="", regressor="", preprocessing="onehot",
+                 threads_param=None)
+
+
+def register_family(family):
+    """Add (or replace) a family in the registry that :func:`family_of` searches.
+
+    Parameters
+    ----------
+    family : Family
+        The record to register, under ``family.name``.
+
+    Returns
+    -------
+    family : Family
+        The same record, so that it can be used as a decorator-like one-liner.
+    """
+    _FAMILIES[family.name] = family
+    return family
+
+
+def family_of(estimator):
+    """The registered :class:`Family` of ``estimator``, or a generic one-hot family.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A model, e.g. ``LGBMClassifier()``.
+
+    Returns
+    -------
+    family : Family
+        Its family record.
+    """
+    from . import _registry  # noqa: F401  (registers the built-in families)
+
+    for family in _FAMILIES.values():
+        if family.matches(estimator):
+            return family
+    return GENERIC
+
+
+def default_patience(n_rows):
+    """Early-stopping patience: 300 rounds up to 10k rows, fewer above (AutoGluon's rule)."""
+    return 300 if n_rows <= 10_000 else max(20, int(300 * 10_000 / n_rows))
+
+
+def _model_has(attr):
+    def check(self):
+        return hasattr(self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr)
+
+    return check
+
+
+class FamilyModel(MetaEstimatorMixin, BaseEstimator):
+    """An estimator with the preprocessing, threads and early stopping its family needs.
+
+    The family is looked up from the wrapped estimator's class (:func:`family_of`).
+    :meth:`fit` preprocesses (native categoricals for LightGBM, XGBoost and CatBoost;
+    ordinal codes for forests; imputation, scaling and one-hot encoding for linear models
+    and KNN), then fits. Inside a :class:`~skstack.BaggedOOFEstimator`, boosting families
+    early-stop on each fold's held-out rows (:meth:`fit_with_validation`), and the
+    ``refit_full`` model trains for the mean number of rounds the folds kept.
+
+    A classifier or a regressor, following ``estimator``. Class labels are encoded for the
+    wrapped estimator (XGBoost needs codes) and decoded again.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The model, e.g. ``LGBMClassifier(n_estimators=10000)``.
+
+    preprocessing : {"auto", "native", "ordinal", "onehot", "none"}, default="auto"
+        ``"auto"`` uses the family's; the others override it.
+
+    early_stopping : {"auto"} or bool, default="auto"
+        ``"auto"``: early-stop when a validation set is handed over (bagging folds).
+        ``True``: also carve ``validation_fraction`` of the rows in a plain :meth:`fit`.
+        ``False``: never; always train the full number of rounds.
+
+    patience : int or "auto", default="auto"
+        Rounds without improvement before stopping; ``"auto"`` is 300 up to 10k rows and
+        ``max(20, 300 * 10000 / n_rows)`` above.
+
+    validation_fraction : float, default=0.1
+        Share of rows held out when ``early_stopping=True`` and no validation set is given.
+
+    n_jobs : int, default=None
+        Threads for the model, set on its family's thread parameter (``n_jobs``,
+        ``thread_count``...). None leaves the model's own default.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted model.
+
+    preprocessor_ : transformer or None
+        The fitted preprocessing.
+
+    family_ : Family
+        The family record used.
+
+    best_rounds_ : int or None
+        Rounds kept by early stopping, when it ran.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classifiers only).
+
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Names of features seen during :meth:`fit`, when they are all strings.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from lightgbm import LGBMClassifier
+    >>> from skstack.families import FamilyModel
+    >>> X = pd.DataFrame({"city": ["a", "b", "c", None] * 50, "n": range(200)})
+    >>> y = (X["n"] % 3 == 0).astype(int)
+    >>> model = FamilyModel(LGBMClassifier(n_estimators=20)).fit(X, y)
+    >>> model.family_.name, model.predict_proba(X).shape
+    ('lightgbm', (200, 2))
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "preprocessing": [StrOptions({"auto", "native", "ordinal", "onehot", "none"})],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
+        "patience": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_jobs": [None, Integral],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        preprocessing="auto",
+        early_stopping="auto",
+        patience="auto",
+        validation_fraction=0.1,
+        n_jobs=None,
+    ):
+        self.estimator = estimator
+        self.preprocessing = preprocessing
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.n_jobs = n_jobs
+
+    # ---- fitting -----------------------------------------------------------------------
+
+    def _check_X(self, X, reset):
+        if hasattr(X, "columns"):  # frames keep their dtypes for the preprocessing
+            check_frame(self, X, reset=reset)
+            return X
+        allow_nan = get_tags(self).input_tags.allow_nan
+        return validate_data(self, X, reset=reset, dtype=None,
+                             ensure_all_finite="allow-nan" if allow_nan else True)
+
+    def _start(self, X, y):
+        """Validate, encode labels, and fit the preprocessing; return model-ready data."""
+        self._validate_params()
+        X = self._check_X(X, reset=True)
+        if y is None:
+            raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
+                             "but the target y is None.")
+        y = _check_y(y, y_numeric=not is_classifier(self.estimator), estimator=self)
+        check_consistent_length(X, y)
+        self.family_ = family_of(self.estimator)
+        if is_classifier(self.estimator):
+            check_classification_targets(y)
+            self.classes_, y = np.unique(y, return_inverse=True)
+        kind = self.family_.preprocessing if self.preprocessing == "auto" else self.preprocessing
+        self.preprocessor_ = make_preprocessor(kind)
+        Xt = X if self.preprocessor_ is None else self.preprocessor_.fit_transform(X)
+        self.estimator_ = self._configured_estimator()
+        self.best_rounds_ = None
+        return Xt, y
+
+    def _configured_estimator(self):
+        estimator = clone(self.estimator)
+        params = estimator.get_params(deep=False)
+        updates = {k: v for k, v in self.family_.quiet.items() if params.get(k) is None}
+        updates.update(self.family_.required)
+        threads_param = self.family_.threads_param
+        if self.n_jobs is not None and threads_param:
+            updates[threads_param] = self.n_jobs
+        if updates:
+            estimator.set_params(**updates)
+        return estimator
+
+    def _transform(self, X):
+        return X if self.preprocessor_ is None else self.preprocessor_.transform(X)
+
+    def _model_input(self, Xt):
+        if self.family_.to_model_input is None:
+            return Xt, {}
+        return self.family_.to_model_input(Xt)
+
+    def _fit_model(self, Xt, y, validation, fit_params):
+        Xm, input_kwargs = self._model_input(Xt)
+        recipe = self.family_.early_stopping
+        if validation is None or recipe is None:
+            self.estimator_.fit(Xm, y, **input_kwargs, **fit_params)
+            return self
+        X_val, y_val = validation
+        patience = default_patience(len(y)) if self.patience == "auto" else self.patience
+        if recipe.set_params is not None:
+            self.estimator_.set_params(**recipe.set_params(patience))
+        Xv, _ = self._model_input(X_val)
+        kwargs = recipe.fit_kwargs(Xv, y_val, patience)
+        self.estimator_.fit(Xm, y, **input_kwargs, **kwargs, **fit_params)
+        self.best_rounds_ = int(recipe.best_rounds(self.estimator_))
+        return self
+
+    def fit(self, X, y, **fit_params):
+        """Preprocess and fit; with ``early_stopping=True``, early-stop on a holdout.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training input; categorical and missing values allowed.
+        y : array-like of shape (n_samples,)
+            Target.
+        **fit_params : dict
+            Passed to the estimator's ``fit`` (e.g. ``sample_weight``).
+
+        Returns
+        -------
+        self : FamilyModel
+            The fitted model.
+        """
+        if self.early_stopping is True and family_of(self.estimator).early_stopping:
+            X = self._check_X(X, reset=True)
+            if y is not None and _num_samples(X) >= 10:
+                y = column_or_1d(y, warn=True)
+                check_consistent_length(X, y)
+                fit_idx, val_idx = self._holdout(X, y)
+                return self.fit_with_validation(
+                    _safe_indexing(X, fit_idx), _safe_indexing(y, fit_idx),
+                    _safe_indexing(X, val_idx), _safe_indexing(y, val_idx),
+                    **_index_params(fit_params, fit_idx, _num_samples(X)),
+                )
+        Xt, y = self._start(X, y)
+        return self._fit_model(Xt, y, None, fit_params)
+
+    def _holdout(self, X, y):
+        """Training and validation row indices for early stopping outside of a bag."""
+        indices = np.arange(_num_samples(X))
+        stratify = y if is_classifier(self.estimator) else None
+        try:
+            return train_test_split(indices, test_size=self.validation_fraction,
+                                    stratify=stratify, random_state=0)
+        except ValueError:  # a class too rare to stratify: a plain split
+            return train_test_split(indices, test_size=self.validation_fraction,
+                                    random_state=0)
+
+    def fit_with_validation(self, X, y, X_val, y_val, **fit_params):
+        """Fit, early-stopping on ``(X_val, y_val)`` when the family supports it.
+
+        :class:`~skstack.BaggedOOFEstimator` calls this with each fold's held-out rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training input.
+        y : array-like of shape (n_samples,)
+            Training target.
+        X_val : DataFrame or array-like of shape (n_val, n_features)
+            Validation input, preprocessed like ``X``.
+        y_val : array-like of shape (n_val,)
+            Validation target.
+        **fit_params : dict
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : FamilyModel
+            The fitted model.
+        """
+        Xt, y = self._start(X, y)
+        use_validation = self.early_stopping is not False and self.family_.early_stopping
+        if not use_validation:
+            return self._fit_model(Xt, y, None, fit_params)
+        X_val = self._check_X(X_val, reset=False)
+        y_val = column_or_1d(y_val, warn=True)
+        if hasattr(self, "classes_"):
+            # Validation rows of a class this fold never trained on cannot be scored.
+            known = np.flatnonzero(np.isin(y_val, self.classes_))
+            X_val = _safe_indexing(X_val, known)
+            y_val = np.searchsorted(self.classes_, y_val[known])
+        if len(y_val) == 0:
+            return self._fit_model(Xt, y, None, fit_params)
+        return self._fit_model(Xt, y, (self._transform(X_val), y_val), fit_params)
+
+    def full_fit_params(self, fold_estimators):
+        """Parameters for a model refitted on all rows: the folds' mean early-stopped rounds.
+
+        Parameters
+        ----------
+        fold_estimators : list of FamilyModel
+            The fitted fold models of a bag.
+
+        Returns
+        -------
+        params : dict
+            ``{"estimator__<rounds param>": rounds, "early_stopping": False}``, or empty
+            when no fold early-stopped.
+        """
+        rounds = [m.best_rounds_ for m in fold_estimators if m.best_rounds_ is not None]
+        recipe = family_of(self.estimator).early_stopping
+        if not rounds or recipe is None:
+            return {}
+        # The refit trains exactly that many rounds: no holdout of its own.
+        return {
+            f"estimator__{recipe.rounds_param}": max(1, int(round(np.mean(rounds)))),
+            "early_stopping": False,
+        }
+
+    # ---- prediction --------------------------------------------------------------------
+
+    def _predict_input(self, X):
+        check_is_fitted(self)
+        return self._model_input(self._transform(self._check_X(X, reset=False)))[0]
+
+    def predict(self, X):
+        """Predict labels or values.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predictions.
+        """
+        X = self._predict_input(X)
+        pred = np.asarray(self.estimator_.predict(X))
+        if hasattr(self, "classes_"):
+            return self.classes_[pred.astype(np.intp).ravel()]
+        return pred.ravel()
+
+    @available_if(_model_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities.
+        """
+        X = self._predict_input(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_model_has("decision_function"))
+    def decision_function(self, X):
+        """Decision values of the wrapped estimator.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        scores : ndarray
+            Decision values.
+        """
+        X = self._predict_input(X)
+        return self.estimator_.decision_function(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy for classifiers, R² for regressors.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Test rows.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            Accuracy or R².
+        """
+        return default_score(is_classifier(self), y, self.predict(X), sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = False
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = False
+        # The preprocessing imputes or passes NaN to models that handle it.
+        tags.input_tags.allow_nan = self.preprocessing != "none" or inner.input_tags.allow_nan
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags

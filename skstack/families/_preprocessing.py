@@ -1,0 +1,251 @@
+"""Per-family preprocessing: the input each model family needs, as scikit-learn transformers.
+
+Three kinds cover every family:
+
+- ``"native"``: categorical columns become pandas ``category`` columns with the categories
+  seen at fit (unseen values become missing); numbers and NaN pass through. For gradient
+  boosting libraries that split on categories and missing values themselves.
+- ``"ordinal"``: categorical columns become integer codes (unseen -1, missing NaN); for
+  scikit-learn forests, which take NaN but not strings.
+- ``"onehot"``: numbers are median-imputed and standardised, categoricals imputed and
+  one-hot encoded; for linear models, KNN and neural nets.
+
+Categorical columns are those of dtype object, string (pandas 3's default for text included),
+category or bool; everything numeric stays numeric.
+"""
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = [
+    "CategoryDtypeEncoder",
+    "as_frame",
+    "categorical_columns",
+    "check_frame",
+    "make_preprocessor",
+]
+
+
+def as_frame(X):
+    """``X`` as a DataFrame (arrays get columns ``x0, x1, ...``), without copying frames."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2-D input, got an array of shape {X.shape}.")
+    return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+
+
+def check_frame(estimator, X, *, reset):
+    """Validate ``X`` for ``estimator`` (names, count, shape) and return it as a DataFrame.
+
+    DataFrames keep their dtypes; other input goes through ``check_array`` (no sparse,
+    NaN allowed, ``dtype=None`` so that string arrays stay strings).
+    """
+    if not hasattr(X, "columns"):
+        X = validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
+        return as_frame(X)
+    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    if X.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of "
+                         "1 is required.")
+    return X
+
+
+def _is_categorical(series):
+    return not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
+        series.dtype
+    )
+
+
+def categorical_columns(frame):
+    """Names of the columns treated as categorical (non-numeric or bool)."""
+    return [column for column in frame.columns if _is_categorical(frame[column])]
+
+
+class CategoryDtypeEncoder(TransformerMixin, BaseEstimator):
+    """Turn categorical columns into pandas ``category`` columns with fixed categories.
+
+    LightGBM and XGBoost split natively on ``category`` columns but reject object and string
+    columns (pandas 3's default for text). Categories are learned at fit, so train and
+    predict codes agree; unseen values at predict become missing, which the boosting
+    libraries route like NaN. Numeric columns pass through untouched.
+
+    Attributes
+    ----------
+    categories_ : dict
+        Categories of each categorical column, by name.
+
+    n_features_in_ : int
+        Number of columns seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Column names seen during :meth:`fit`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skstack.families import CategoryDtypeEncoder
+    >>> frame = pd.DataFrame({"city": ["a", "b", None], "n": [1.0, 2.0, 3.0]})
+    >>> encoder = CategoryDtypeEncoder().fit(frame)
+    >>> encoder.transform(pd.DataFrame({"city": ["b", "z", "a"], "n": [1.0, 2.0, 3.0]}))
+      city    n
+    0    b  1.0
+    1  NaN  2.0
+    2    a  3.0
+    """
+
+    def fit(self, X, y=None):
+        """Learn the categories of every categorical column.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input columns.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CategoryDtypeEncoder
+            The fitted encoder.
+        """
+        frame = check_frame(self, X, reset=True)
+        self.categories_ = {}
+        for column in categorical_columns(frame):
+            values = frame[column]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                categories = values.cat.categories
+            else:
+                categories = pd.Index(values.dropna().astype(str).unique()).sort_values()
+            self.categories_[column] = categories
+        return self
+
+    def transform(self, X):
+        """Cast categorical columns to ``category`` with the fitted categories.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input columns.
+
+        Returns
+        -------
+        X_out : DataFrame or ndarray of shape (n_samples, n_features)
+            The same columns, categoricals as ``category`` (a DataFrame); all-numeric array
+            input comes back as an array.
+        """
+        check_is_fitted(self)
+        frame = check_frame(self, X, reset=False)
+        if not self.categories_:  # all numeric: arrays stay arrays, frames stay frames
+            return frame if hasattr(X, "columns") else frame.to_numpy()
+        frame = frame.copy()
+        for column, categories in self.categories_.items():
+            values = frame[column]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                frame[column] = values.cat.set_categories(categories)
+                continue
+            values = values.astype(object).where(values.notna(), None)
+            values = values.map(lambda v: v if v is None else str(v))
+            values = values.where(values.isin(categories), None)  # unseen -> missing
+            frame[column] = pd.Categorical(values, categories=categories)
+        return frame
+
+    def get_feature_names_out(self, input_features=None):
+        """Output column names: the input names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Ignored; the names seen at fit are used.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            The column names.
+        """
+        check_is_fitted(self)
+        return np.asarray(self.feature_names_in_, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+
+class _FramePreprocessor(TransformerMixin, BaseEstimator):
+    """Builds the per-kind ColumnTransformer at fit, once the column types are known."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def _build(self, categorical):
+        if self.kind == "ordinal":
+            encoder = OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=-1,
+                encoded_missing_value=np.nan,
+            )
+            return ColumnTransformer([("categorical", encoder, categorical)],
+                                     remainder="passthrough", verbose_feature_names_out=False)
+        # One-hot: keep_empty_features keeps a column that is all-NaN in this fold, so that
+        # train and predict see the same width.
+        numeric = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                                StandardScaler())
+        categorical_steps = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="__missing__",
+                          keep_empty_features=True),
+            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=2,
+                          max_categories=64, sparse_output=False),
+        )
+        return ColumnTransformer(
+            [("categorical", categorical_steps, categorical)],
+            remainder=numeric, verbose_feature_names_out=False,
+        )
+
+    def fit(self, X, y=None):
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X, y=None):
+        frame = _strings_as_objects(as_frame(X))
+        self.transformer_ = self._build(categorical_columns(frame))
+        out = self.transformer_.fit_transform(frame)
+        return np.asarray(out, dtype=np.float64)
+
+    def transform(self, X):
+        check_is_fitted(self)
+        frame = _strings_as_objects(as_frame(X))
+        return np.asarray(self.transformer_.transform(frame), dtype=np.float64)
+
+
+def _strings_as_objects(frame):
+    """Object dtype for text and bool columns: scikit-learn's encoders sort mixed values."""
+    columns = categorical_columns(frame)
+    if not columns:
+        return frame
+    frame = frame.copy()
+    for column in columns:
+        values = frame[column]
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            frame[column] = values.astype(object).where(values.notna(), np.nan)
+            frame[column] = frame[column].map(lambda v: v if v is np.nan else str(v))
+    return frame
+
+
+def make_preprocessor(kind):
+    """A fresh transformer for ``kind`` in ``{"native", "ordinal", "onehot"}``, or None."""
+    if kind == "none":
+        return None
+    if kind == "native":
+        return CategoryDtypeEncoder()
+    if kind in ("ordinal", "onehot"):
+        return _FramePreprocessor(kind)
+    raise ValueError(f"Unknown preprocessing {kind!r}; use native, ordinal, onehot or none.")

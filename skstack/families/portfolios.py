@@ -1,0 +1,126 @@
+"""Portfolios: ordered model configurations, as data.
+
+A portfolio is a list of :class:`PortfolioEntry` ``(family, params, priority)``; higher
+priority trains first under a time budget. :func:`build_estimators` turns one into the
+``(name, estimator)`` list a :class:`~skstack.StackLayer` takes, each estimator a
+:class:`~skstack.families.FamilyModel` bringing its family's preprocessing and early stopping.
+
+How ``DEFAULT`` was chosen: the library defaults of every family (the strongest single
+configurations in AutoGluon's and TabRepo's published studies are close to them), boosting
+at learning rate 0.05 with up to 10,000 rounds cut by early stopping on each fold's holdout,
+plus one more regularised and one larger LightGBM, and two neighbour weightings. It is a
+first version: ranking configurations on ``../shared/datasets/`` and a large portfolio are
+the next step (see the changelog).
+"""
+
+from dataclasses import dataclass, field
+
+from ._base import FamilyModel, family_of
+from ._registry import BUILTIN_FAMILIES
+
+__all__ = ["DEFAULT", "PortfolioEntry", "build_estimators"]
+
+_FAMILY_NAMES = {family.name for family in BUILTIN_FAMILIES}
+
+
+@dataclass(frozen=True)
+class PortfolioEntry:
+    """One model configuration of a portfolio.
+
+    Parameters
+    ----------
+    family : str or estimator
+        A built-in family name (``"lightgbm"``, ``"xgboost"``, ``"catboost"``,
+        ``"random_forest"``, ``"extra_trees"``, ``"knn"``, ``"linear"``), or any
+        scikit-learn estimator instance (a custom family; cloned, ``params`` set on it).
+    params : dict, default={}
+        Parameters of the family's estimator.
+    priority : float, default=0
+        Training order: higher first.
+    name : str, default=None
+        Model name; defaults to the family name (numbered when repeated).
+    """
+
+    family: object
+    params: dict = field(default_factory=dict)
+    priority: float = 0.0
+    name: str = None
+
+
+_BOOST = {"learning_rate": 0.05}
+
+DEFAULT = [
+    PortfolioEntry("lightgbm", {**_BOOST, "n_estimators": 10_000}, 100),
+    PortfolioEntry("catboost", {**_BOOST, "iterations": 10_000}, 90),
+    PortfolioEntry("xgboost", {**_BOOST, "n_estimators": 10_000, "max_depth": 6}, 80),
+    PortfolioEntry("lightgbm", {**_BOOST, "n_estimators": 10_000, "extra_trees": True,
+                                "num_leaves": 15}, 75, name="lightgbm_xt"),
+    PortfolioEntry("random_forest", {"n_estimators": 300, "max_features": "sqrt"}, 70),
+    PortfolioEntry("extra_trees", {"n_estimators": 300, "max_features": "sqrt"}, 65),
+    PortfolioEntry("lightgbm", {"learning_rate": 0.03, "n_estimators": 10_000,
+                                "num_leaves": 128, "min_child_samples": 5,
+                                "colsample_bytree": 0.9}, 60, name="lightgbm_large"),
+    PortfolioEntry("linear", {}, 40),
+    PortfolioEntry("knn", {"n_neighbors": 10, "weights": "uniform"}, 30, name="knn_uniform"),
+    PortfolioEntry("knn", {"n_neighbors": 10, "weights": "distance"}, 25, name="knn_distance"),
+]
+
+
+def _estimator_for(entry, classification):
+    from sklearn.base import clone
+
+    if not isinstance(entry.family, str):
+        return clone(entry.family).set_params(**entry.params)
+    if entry.family not in _FAMILY_NAMES:
+        raise ValueError(f"Unknown family {entry.family!r}; known: {sorted(_FAMILY_NAMES)}.")
+    family = next(f for f in BUILTIN_FAMILIES if f.name == entry.family)
+    params = dict(entry.params)
+    if family.name == "linear" and classification:
+        params.setdefault("max_iter", 1000)
+    return family.estimator_class(classification)(**params)
+
+
+def build_estimators(portfolio=None, *, task, excluded_families=()):
+    """The ``(name, FamilyModel)`` list of a portfolio, highest priority first.
+
+    Parameters
+    ----------
+    portfolio : list of PortfolioEntry or tuple, default=None
+        Entries, or ``(family, params, priority)`` tuples; None means ``DEFAULT``.
+    task : {"classification", "regression"}
+        Which estimator of each family to build.
+    excluded_families : iterable of str, default=()
+        Family names to leave out.
+
+    Returns
+    -------
+    estimators : list of (str, FamilyModel)
+        Uniquely named models, ready for a :class:`~skstack.StackLayer`.
+
+    Examples
+    --------
+    >>> from skstack.families import build_estimators
+    >>> [name for name, _ in build_estimators(task="regression",
+    ...                                       excluded_families=["catboost", "xgboost"])]
+    ['lightgbm', 'lightgbm_xt', 'random_forest', 'extra_trees', 'lightgbm_large', 'linear', \
+'knn_uniform', 'knn_distance']
+    """
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
+    entries = [e if isinstance(e, PortfolioEntry) else PortfolioEntry(*e)
+               for e in (DEFAULT if portfolio is None else portfolio)]
+    excluded = set(excluded_families)
+    estimators, seen = [], {}
+    for entry in sorted(entries, key=lambda e: -e.priority):
+        estimator = _estimator_for(entry, task == "classification")
+        family = family_of(estimator)
+        if family.name in excluded or entry.family in excluded:
+            continue
+        base = entry.name or (entry.family if isinstance(entry.family, str)
+                              else type(entry.family).__name__.lower())
+        seen[base] = seen.get(base, 0) + 1
+        name = base if seen[base] == 1 else f"{base}_{seen[base]}"
+        # Boosting early-stops on a 10% holdout when it is fitted outside of a bag.
+        early_stopping = True if family.early_stopping else "auto"
+        estimators.append((name, FamilyModel(estimator, early_stopping=early_stopping)))
+    return estimators

@@ -1,0 +1,197 @@
+"""Model families: preprocessing, early stopping on the fold holdout, threads, portfolios."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from skstack import BaggedOOFEstimator, StackLayer
+from skstack.families import DEFAULT, FamilyModel, PortfolioEntry, build_estimators, family_of
+
+pytest.importorskip("lightgbm")
+pytest.importorskip("xgboost")
+pytest.importorskip("catboost")
+
+SMALL = {
+    "lightgbm": {"n_estimators": 30},
+    "xgboost": {"n_estimators": 30},
+    "catboost": {"iterations": 30},
+    "random_forest": {"n_estimators": 20},
+    "extra_trees": {"n_estimators": 20},
+    "knn": {"n_neighbors": 5},
+    "linear": {},
+}
+
+
+def mixed_frame(n=240, seed=0):
+    """Numbers with NaN, object, pandas string, category and bool columns."""
+    rng = np.random.RandomState(seed)
+    frame = pd.DataFrame({
+        "num": rng.normal(size=n),
+        "num_nan": np.where(rng.rand(n) < 0.2, np.nan, rng.normal(size=n)),
+        "city": rng.choice(["paris", "lyon", "nice", None], size=n).astype(object),
+        "text": pd.array(rng.choice(["a", "b", "c"], size=n), dtype="string"),
+        "cat": pd.Categorical(rng.choice(["x", "y"], size=n)),
+        "flag": rng.rand(n) < 0.5,
+    })
+    signal = frame["num"] + (frame["city"] == "paris") + (frame["cat"] == "x") * 0.5
+    return frame, signal.to_numpy()
+
+
+def targets(signal, task):
+    if task == "binary":
+        return np.where(signal > np.median(signal), "yes", "no")
+    if task == "multiclass":
+        return np.digitize(signal, np.quantile(signal, [0.33, 0.66]))
+    return signal * 10.0
+
+
+def small_estimators(task):
+    portfolio = [PortfolioEntry(name, params, -i) for i, (name, params) in enumerate(SMALL.items())]
+    return build_estimators(portfolio, task="regression" if task == "regression"
+                            else "classification")
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_family_in_a_bag_with_categoricals_and_nan(task):
+    frame, signal = mixed_frame()
+    y = targets(signal, task)
+    unseen = frame.head(20).copy()
+    unseen["city"] = "berlin"  # a category never seen at fit
+    unseen["text"] = pd.array(["zzz"] * 20, dtype="string")
+    unseen["num"] = np.nan  # NaN only at predict time
+    for name, model in small_estimators(task):
+        bag = BaggedOOFEstimator(model, n_folds=3, random_state=0).fit(frame, y)
+        assert np.isfinite(bag.oof_pred_).all(), name
+        pred = bag.predict(unseen)
+        assert len(pred) == 20, name
+        if task != "regression":
+            assert set(pred) <= set(bag.classes_), name
+        better_than_chance = 0.4 if task == "multiclass" else 0.6
+        if task != "regression":
+            assert bag.oof_score_ > better_than_chance, name
+
+
+def test_every_family_in_a_stack_layer():
+    frame, signal = mixed_frame()
+    y = targets(signal, "multiclass")
+    layer = StackLayer(small_estimators("multiclass"), n_folds=3, random_state=0)
+    out = layer.fit_transform(frame, y)
+    assert out.shape == (len(y), 3 * len(SMALL))
+    assert np.isfinite(layer.transform(frame)).all()
+
+
+@pytest.mark.parametrize("family,rounds_param", [
+    ("lightgbm", "n_estimators"), ("xgboost", "n_estimators"), ("catboost", "iterations"),
+])
+def test_early_stopping_uses_the_fold_holdout_and_stops(family, rounds_param):
+    frame, signal = mixed_frame(n=300)
+    y = targets(signal, "binary")
+    (name, model), = build_estimators(
+        [PortfolioEntry(family, {rounds_param: 2000, "learning_rate": 0.3})],
+        task="classification")
+    model.set_params(patience=10)
+    bag = BaggedOOFEstimator(model, n_folds=3, refit_full=True, random_state=0).fit(frame, y)
+    rounds = [m.best_rounds_ for m in bag.estimators_]
+    assert all(r is not None and r < 500 for r in rounds), rounds
+    refit = bag.full_estimator_
+    assert refit.best_rounds_ is None  # trained on all rows for the folds' mean rounds
+    assert refit.estimator_.get_params()[rounds_param] == max(1, round(np.mean(rounds)))
+
+
+def test_plain_fit_early_stops_on_its_own_holdout():
+    frame, signal = mixed_frame(n=300)
+    (_, model), = build_estimators([PortfolioEntry("lightgbm", {"n_estimators": 5000,
+                                                                "learning_rate": 0.3})],
+                                   task="regression")
+    model.set_params(patience=10).fit(frame, signal)
+    assert model.best_rounds_ < 500
+
+
+def test_all_nan_column_inside_a_fold():
+    frame, signal = mixed_frame(n=90)
+    frame["num_nan"] = np.r_[np.full(30, np.nan), np.ones(60)]
+    y = targets(signal, "regression")
+    from sklearn.model_selection import KFold
+
+    for name, model in small_estimators("regression"):
+        bag = BaggedOOFEstimator(model, cv=KFold(3)).fit(frame, y)  # fold 1 trains w/o it
+        assert np.isfinite(bag.predict(frame)).all(), name
+
+
+def test_numpy_input_works():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(120, 4)), rng.randint(2, size=120)
+    for name, model in small_estimators("binary"):
+        assert model.fit(X, y).predict_proba(X).shape == (120, 2), name
+        assert not hasattr(model, "feature_names_in_")
+
+
+def test_threads_are_capped_through_the_family_parameter(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    frame, signal = mixed_frame(n=120)
+    (_, model), = build_estimators([PortfolioEntry("catboost", {"iterations": 20})],
+                                   task="regression")
+    bag = BaggedOOFEstimator(model, n_folds=2, n_jobs=2, random_state=0).fit(frame, signal)
+    from joblib import cpu_count
+
+    expected = max(1, cpu_count() // 2)
+    assert {m.estimator_.get_params()["thread_count"] for m in bag.estimators_} == {expected}
+    assert os.listdir(tmp_path) == []  # CatBoost wrote no files
+
+
+def test_family_lookup_and_generic_family():
+    from lightgbm import LGBMRegressor
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
+
+    assert family_of(LGBMRegressor()).name == "lightgbm"
+    assert family_of(RandomForestRegressor()).name == "random_forest"
+    assert family_of(Ridge()).name == "linear"
+    assert family_of(HistGradientBoostingClassifier()).name == "generic"
+
+
+def test_custom_estimator_as_a_family_and_exclusion():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    portfolio = [PortfolioEntry(HistGradientBoostingClassifier(), {"max_iter": 20}, 5),
+                 PortfolioEntry("linear", {}, 10), PortfolioEntry("knn", {}, 1)]
+    names = [n for n, _ in build_estimators(portfolio, task="classification",
+                                            excluded_families=["knn"])]
+    assert names == ["linear", "histgradientboostingclassifier"]
+    frame, signal = mixed_frame()
+    (_, model), = build_estimators(portfolio[:1], task="classification")
+    model.fit(frame, targets(signal, "binary"))
+    with pytest.raises(ValueError, match="Unknown family"):
+        build_estimators([PortfolioEntry("nope")], task="regression")
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_default_portfolio_entries_construct_and_fit(task):
+    frame, signal = mixed_frame(n=80)
+    y = targets(signal, "binary" if task == "classification" else "regression")
+    models = build_estimators(DEFAULT, task=task)
+    assert len(models) == len(DEFAULT) and len({n for n, _ in models}) == len(models)
+    for name, model in models:
+        model.set_params(patience=5)
+        bag = BaggedOOFEstimator(model, n_folds=2, random_state=0).fit(frame, y)
+        assert np.isfinite(bag.oof_pred_).all(), name
+
+
+def test_labels_are_encoded_for_the_model():
+    from xgboost import XGBClassifier
+
+    frame, signal = mixed_frame()
+    y = targets(signal, "binary")  # strings, which XGBoost alone rejects
+    model = FamilyModel(XGBClassifier(n_estimators=10)).fit(frame, y)
+    assert set(model.predict(frame)) <= {"yes", "no"}
+    np.testing.assert_array_equal(model.classes_, ["no", "yes"])
+
+
+def test_linear_family_is_scaled_and_one_hot_encoded():
+    frame, signal = mixed_frame()
+    model = FamilyModel(LogisticRegression()).fit(frame, targets(signal, "binary"))
+    transformed = model.preprocessor_.transform(frame)
+    assert transformed.shape[1] > frame.shape[1]
+    assert np.isfinite(transformed).all()
