@@ -289,6 +289,12 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         Also fit one model on all rows and predict with it alone (faster inference; AutoGluon's
         ``refit_full``). The fold models and OOF predictions are kept.
 
+    native_oof : bool, default=True
+        If ``estimator`` has a ``fit_oof(X, y, **fit_params)`` method returning its own
+        out-of-fold predictions of the training rows (out-of-bag for random forests,
+        leave-one-out for KNN), train that one model instead of ``k`` fold models. Not used
+        with ``cv`` or ``groups``, which such predictions would not respect.
+
     n_jobs : int, default=None
         Number of folds fitted in parallel through joblib. ``None`` means 1 unless in a
         :obj:`joblib.parallel_config` context; ``-1`` means all usable CPUs. Each parallel
@@ -367,6 +373,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         "cv": ["cv_object", None],
         "scoring": [None, str, callable],
         "refit_full": ["boolean"],
+        "native_oof": ["boolean"],
         "n_jobs": [None, Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -381,6 +388,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         cv=None,
         scoring=None,
         refit_full=False,
+        native_oof=True,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -391,6 +399,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         self.cv = cv
         self.scoring = scoring
         self.refit_full = refit_full
+        self.native_oof = native_oof
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -422,6 +431,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         X, y = self._validate_fit_data(X, y)
         if sample_weight is not None:
             fit_params["sample_weight"] = sample_weight
+        if self._native_oof_applies(groups):
+            return self._fit_native(X, y, fit_params)
         plan = make_fold_plan(
             X,
             y,
@@ -462,10 +473,46 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         self.estimators_ = [estimator for estimator, _, _ in results]
         self.fold_fit_times_ = np.array([fit_time for _, _, fit_time in results])
         self._set_oof(X, [test for _, test in plan], [pred for _, pred, _ in results])
-        sample_weight = fit_params.get("sample_weight")
-        self.oof_score_ = self._score_oof(y, sample_weight)
         if self.refit_full:
             self.full_estimator_ = self._fit_full(X, y, fit_params, seeds[-1])
+        return self._finish(y, fit_params, start)
+
+    def _native_oof_applies(self, groups):
+        """Whether one model with its own OOF predictions replaces the k fold models."""
+        return (
+            self.native_oof
+            and self.cv is None
+            and groups is None
+            and hasattr(self.estimator, "fit_oof")
+        )
+
+    def _fit_native(self, X, y, fit_params):
+        """Fit one model that computes its own OOF predictions (out-of-bag, leave-one-out)."""
+        start = perf_counter()
+        self.oof_method_ = response_method(self.estimator)
+        seed = check_random_state(self.random_state).randint(_SEED_MAX)
+        _, threads = thread_budget(self.n_jobs, 1)
+        estimator = _prepare(self.estimator, seed, threads)
+        with _thread_limit(threads):
+            fit_start = perf_counter()
+            oof = estimator.fit_oof(X, y, **fit_params)
+            self.fold_fit_times_ = np.array([perf_counter() - fit_start])
+        oof = np.asarray(oof, dtype=np.float64)
+        n_classes = _n_classes(self)
+        if n_classes is not None and oof.shape[1] != n_classes:
+            aligned = np.full((len(oof), n_classes), 0.0)
+            aligned[:, np.asarray(estimator.classes_, dtype=np.intp)] = oof
+            oof = aligned
+        self.estimators_ = [estimator]
+        # Rows the model could not predict out-of-fold (never out of bag) come back as NaN.
+        covered = np.flatnonzero(np.isfinite(oof.reshape(len(oof), -1)).all(axis=1))
+        self._set_oof(X, [covered], [oof[covered]])
+        if self.refit_full:
+            self.full_estimator_ = estimator  # it was trained on all rows already
+        return self._finish(y, fit_params, start)
+
+    def _finish(self, y, fit_params, start):
+        self.oof_score_ = self._score_oof(y, fit_params.get("sample_weight"))
         self.fit_time_ = perf_counter() - start
         return self
 
@@ -482,9 +529,9 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         uncovered = ~self.oof_mask_
         if uncovered.any():
             warnings.warn(
-                f"{uncovered.sum()} training rows were never held out by the splitter: their "
-                "oof_pred_ is the average of fold models that saw them (not out-of-fold), and "
-                "they are left out of oof_score_ (see oof_mask_).",
+                f"{uncovered.sum()} training rows were never held out: their oof_pred_ is the "
+                "average of fold models that saw them (not out-of-fold), and they are left "
+                "out of oof_score_ (see oof_mask_).",
                 UserWarning,
                 stacklevel=3,
             )

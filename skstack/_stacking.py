@@ -65,6 +65,10 @@ class StackLayer(TransformerMixin, _BaseComposition):
     refit_full : bool, default=False
         Refit every model on all rows and transform new rows with those refits.
 
+    native_oof : bool, default=True
+        Let models with their own OOF predictions (``fit_oof``) train once instead of per
+        fold (see :class:`BaggedOOFEstimator`).
+
     n_jobs : int, default=None
         Parallel fold fits per model (see :class:`BaggedOOFEstimator`).
 
@@ -142,6 +146,7 @@ class StackLayer(TransformerMixin, _BaseComposition):
         passthrough=False,
         scoring=None,
         refit_full=False,
+        native_oof=True,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -153,6 +158,7 @@ class StackLayer(TransformerMixin, _BaseComposition):
         self.passthrough = passthrough
         self.scoring = scoring
         self.refit_full = refit_full
+        self.native_oof = native_oof
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -239,7 +245,11 @@ class StackLayer(TransformerMixin, _BaseComposition):
         for name, estimator in active:
             bag = BaggedOOFEstimator(clone(estimator), **bag_params)
             bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
-            bags.append((name, bag._fit_plan(X, y_model, plan, dict(fit_params))))
+            if bag._native_oof_applies(groups):
+                bag._fit_native(X, y_model, dict(fit_params))
+            else:
+                bag._fit_plan(X, y_model, plan, dict(fit_params))
+            bags.append((name, bag))
         self.named_estimators_ = Bunch(**dict(bags))
         self.estimators_ = [bag for _, bag in bags]
         self.oof_scores_ = {name: bag.oof_score_ for name, bag in bags}

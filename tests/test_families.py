@@ -195,3 +195,60 @@ def test_linear_family_is_scaled_and_one_hot_encoded():
     transformed = model.preprocessor_.transform(frame)
     assert transformed.shape[1] > frame.shape[1]
     assert np.isfinite(transformed).all()
+
+
+def test_forest_out_of_bag_predictions_are_the_oof():
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(150, 4)), rng.randint(3, size=150)
+    model = FamilyModel(RandomForestClassifier(n_estimators=60, random_state=1))
+    bag = BaggedOOFEstimator(model, n_folds=5).fit(X, y)
+    assert len(bag.estimators_) == 1
+    direct = RandomForestClassifier(n_estimators=60, random_state=1, oob_score=True).fit(X, y)
+    covered = bag.oof_mask_
+    np.testing.assert_allclose(bag.oof_pred_[covered], direct.oob_decision_function_[covered])
+    assert covered.mean() > 0.95
+    y_reg = X[:, 0] + rng.normal(0, 0.1, 150)
+    bag = BaggedOOFEstimator(FamilyModel(ExtraTreesRegressor(n_estimators=60, random_state=1)),
+                             refit_full=True).fit(X, y_reg)
+    direct = ExtraTreesRegressor(n_estimators=60, random_state=1, bootstrap=True,
+                                 oob_score=True).fit(X, y_reg)
+    np.testing.assert_allclose(bag.oof_pred_[bag.oof_mask_],
+                               direct.oob_prediction_[bag.oof_mask_])
+    assert bag.full_estimator_ is bag.estimators_[0]
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_knn_leave_one_out_predictions_are_the_oof(weights):
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), rng.randint(2, size=40)
+    bag = BaggedOOFEstimator(FamilyModel(KNeighborsClassifier(5, weights=weights),
+                                         preprocessing="none")).fit(X, y)
+    assert len(bag.estimators_) == 1
+    y_reg = X[:, 0] * 3
+    bag_reg = BaggedOOFEstimator(FamilyModel(KNeighborsRegressor(5, weights=weights),
+                                             preprocessing="none")).fit(X, y_reg)
+    for i in range(len(y)):
+        rest = np.arange(len(y)) != i
+        clf = KNeighborsClassifier(5, weights=weights).fit(X[rest], y[rest])
+        np.testing.assert_allclose(bag.oof_pred_[i], clf.predict_proba(X[i:i + 1])[0])
+        reg = KNeighborsRegressor(5, weights=weights).fit(X[rest], y_reg[rest])
+        np.testing.assert_allclose(bag_reg.oof_pred_[i], reg.predict(X[i:i + 1])[0])
+
+
+def test_native_oof_can_be_switched_off_and_respects_groups():
+    from sklearn.ensemble import RandomForestRegressor
+
+    frame, signal = mixed_frame(n=100)
+    model = FamilyModel(RandomForestRegressor(n_estimators=10))
+    assert len(BaggedOOFEstimator(model, n_folds=4, native_oof=False)
+               .fit(frame, signal).estimators_) == 4
+    groups = np.arange(100) % 10
+    assert len(BaggedOOFEstimator(model, n_folds=4).fit(frame, signal, groups=groups)
+               .estimators_) == 4
+    layer = StackLayer([("rf", model), ("linear", FamilyModel(Ridge()))], n_folds=4,
+                       random_state=0).fit(frame, signal)
+    assert [len(bag.estimators_) for bag in layer.estimators_] == [1, 4]

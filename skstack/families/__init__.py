@@ -5,7 +5,7 @@ stopping its :class:`Family` declares; :mod:`skstack.families.portfolios` holds 
 configurations and builds the ``(name, estimator)`` lists that stack layers take.
 """
 
-from ._base import EarlyStopping, Family, FamilyModel, family_of, register_family
+from ._base import EarlyStopping, Family, FamilyModel, NativeOOF, family_of, register_family
 from ._preprocessing import CategoryDtypeEncoder
 from .portfolios import DEFAULT, PortfolioEntry, build_estimators
 
@@ -15,6 +15,7 @@ __all__ = [
     "EarlyStopping",
     "Family",
     "FamilyModel",
+    "NativeOOF",
     "PortfolioEntry",
     "build_estimators",
     "family_of",

@@ -33,7 +33,14 @@ from .._bagging import _index_params
 from .._scoring import default_score
 from ._preprocessing import check_frame, make_preprocessor
 
-__all__ = ["EarlyStopping", "Family", "FamilyModel", "family_of", "register_family"]
+__all__ = [
+    "EarlyStopping",
+    "Family",
+    "FamilyModel",
+    "NativeOOF",
+    "family_of",
+    "register_family",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,25 @@ class EarlyStopping:
     fit_kwargs: Callable
     best_rounds: Callable
     set_params: Callable = None
+
+
+@dataclass(frozen=True)
+class NativeOOF:
+    """How a family computes out-of-fold predictions from a single model.
+
+    Parameters
+    ----------
+    params : callable
+        ``params(estimator) -> dict`` of estimator parameters the computation needs
+        (e.g. ``{"oob_score": True, "bootstrap": True}``); empty when it cannot apply.
+    predict : callable
+        ``predict(fitted_estimator, X, y) -> ndarray``: OOF probabilities (columns in the
+        order of the estimator's ``classes_``) or values for the preprocessed training rows
+        ``X``; NaN for rows it cannot predict.
+    """
+
+    params: Callable
+    predict: Callable
 
 
 @dataclass(frozen=True)
@@ -86,6 +112,9 @@ class Family:
     to_model_input : callable, default=None
         ``to_model_input(X) -> (X, fit_kwargs)``: a last conversion of preprocessed input
         and any keyword arguments ``fit`` needs for it (e.g. CatBoost's ``cat_features``).
+    native_oof : NativeOOF or None, default=None
+        How one fitted model gives out-of-fold predictions of its own training rows
+        (out-of-bag for forests, leave-one-out for KNN), so a bag trains it once.
     """
 
     name: str
@@ -99,6 +128,7 @@ class Family:
     required: dict = field(default_factory=dict)
     early_stopping: EarlyStopping = None
     to_model_input: Callable = None
+    native_oof: "NativeOOF" = None
 
     def matches(self, estimator):
         cls = type(estimator)
@@ -411,6 +441,36 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         if len(y_val) == 0:
             return self._fit_model(Xt, y, None, fit_params)
         return self._fit_model(Xt, y, (self._transform(X_val), y_val), fit_params)
+
+    @available_if(lambda self: family_of(self.estimator).native_oof is not None)
+    def fit_oof(self, X, y, **fit_params):
+        """Fit on all rows and return the model's own out-of-fold predictions of them.
+
+        :class:`~skstack.BaggedOOFEstimator` calls this instead of fitting ``k`` fold
+        models: out-of-bag predictions for random forests and extra trees (trained with
+        bootstrap), leave-one-out predictions for KNN.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training input.
+        y : array-like of shape (n_samples,)
+            Target.
+        **fit_params : dict
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        oof : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Probabilities in the order of ``classes_``, or regression values; NaN rows were
+            never out of bag.
+        """
+        Xt, y = self._start(X, y)
+        recipe = self.family_.native_oof
+        self.estimator_.set_params(**recipe.params(self.estimator_))
+        Xm, input_kwargs = self._model_input(Xt)
+        self.estimator_.fit(Xm, y, **input_kwargs, **fit_params)
+        return recipe.predict(self.estimator_, Xm, y)
 
     def full_fit_params(self, fold_estimators):
         """Parameters for a model refitted on all rows: the folds' mean early-stopped rounds.

@@ -3,9 +3,10 @@
 Backends are imported only inside the recipes, when a model of that family is fitted.
 """
 
+import numpy as np
 import pandas as pd
 
-from ._base import EarlyStopping, Family, register_family
+from ._base import EarlyStopping, Family, NativeOOF, register_family
 
 __all__ = ["BUILTIN_FAMILIES"]
 
@@ -67,6 +68,67 @@ def _catboost_input(frame):
     return frame, {"cat_features": categorical}
 
 
+# ---- native out-of-fold recipes ------------------------------------------------------------
+
+
+def _forest_oob_params(estimator):
+    return {"oob_score": True, "bootstrap": True}
+
+
+def _forest_oob(model, X, y):
+    """Out-of-bag predictions: each row predicted by the trees whose sample left it out."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # A row in every bootstrap sample has no OOB prediction; it comes back as NaN.
+        warnings.simplefilter("ignore", UserWarning)
+        if hasattr(model, "oob_decision_function_"):
+            return model.oob_decision_function_
+        return model.oob_prediction_
+
+
+def _knn_leave_one_out(model, X, y):
+    """Leave-one-out predictions: each row's neighbours among the other training rows."""
+    n_samples = len(y)
+    k = min(model.n_neighbors, n_samples - 1)
+    distances, indices = model.kneighbors(X, n_neighbors=k + 1)
+    rows = np.arange(n_samples)
+    is_self = indices == rows[:, None]
+    # A row is normally its own first neighbour; among many duplicates it may be missing,
+    # and then the farthest neighbour is dropped instead.
+    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
+    keep = np.ones_like(indices, dtype=bool)
+    keep[rows, drop] = False
+    indices = indices[keep].reshape(n_samples, k)
+    distances = distances[keep].reshape(n_samples, k)
+    weights = _neighbour_weights(model.weights, distances)
+    y = np.asarray(y)
+    if not hasattr(model, "classes_"):
+        return (weights * y[indices]).sum(axis=1) / weights.sum(axis=1)
+    proba = np.zeros((n_samples, len(model.classes_)))
+    codes = np.searchsorted(model.classes_, y)
+    for j in range(k):
+        proba[rows, codes[indices[:, j]]] += weights[:, j]
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def _neighbour_weights(weights, distances):
+    if weights == "uniform" or weights is None:
+        return np.ones_like(distances)
+    if weights == "distance":
+        with np.errstate(divide="ignore"):
+            inverse = 1.0 / distances
+        # As in scikit-learn: a neighbour at distance 0 takes all the weight.
+        exact = np.isinf(inverse)
+        inverse[exact.any(axis=1)] = exact[exact.any(axis=1)]
+        return inverse
+    return weights(distances)
+
+
+FOREST_OOB = NativeOOF(_forest_oob_params, _forest_oob)
+KNN_LOO = NativeOOF(lambda estimator: {}, _knn_leave_one_out)
+
+
 # ---- the families -------------------------------------------------------------------------
 
 BUILTIN_FAMILIES = [
@@ -94,18 +156,21 @@ BUILTIN_FAMILIES = [
         classes=("RandomForestClassifier", "RandomForestRegressor"),
         classifier="sklearn.ensemble:RandomForestClassifier",
         regressor="sklearn.ensemble:RandomForestRegressor", preprocessing="ordinal",
+        native_oof=FOREST_OOB,
     ),
     Family(
         name="extra_trees", modules=("sklearn.ensemble",),
         classes=("ExtraTreesClassifier", "ExtraTreesRegressor"),
         classifier="sklearn.ensemble:ExtraTreesClassifier",
         regressor="sklearn.ensemble:ExtraTreesRegressor", preprocessing="ordinal",
+        native_oof=FOREST_OOB,
     ),
     Family(
         name="knn", modules=("sklearn.neighbors",),
         classes=("KNeighborsClassifier", "KNeighborsRegressor"),
         classifier="sklearn.neighbors:KNeighborsClassifier",
         regressor="sklearn.neighbors:KNeighborsRegressor", preprocessing="onehot",
+        native_oof=KNN_LOO,
     ),
     Family(
         name="linear", modules=("sklearn.linear_model",),
