@@ -35,6 +35,16 @@ try:
     ]
 except ImportError:  # the boost extra is not installed
     pass
+try:
+    import skorch  # noqa: F401
+    import torch  # noqa: F401
+
+    from skstack.families import MLPClassifier, MLPRegressor
+
+    _small_net = dict(hidden_sizes=(16,), max_epochs=40, learning_rate=1e-2, batch_size=32)
+    ESTIMATORS += [MLPClassifier(**_small_net), MLPRegressor(**_small_net)]
+except ImportError:  # the nn extra is not installed
+    pass
 
 
 CROSS_FITTING = (

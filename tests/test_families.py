@@ -23,6 +23,13 @@ SMALL = {
     "knn": {"n_neighbors": 5},
     "linear": {},
 }
+try:
+    import skorch  # noqa: F401
+    import torch  # noqa: F401
+
+    SMALL["mlp"] = {"max_epochs": 30, "learning_rate": 1e-2, "hidden_sizes": (32,)}
+except ImportError:  # the nn extra is not installed
+    pass
 
 
 def mixed_frame(n=240, seed=0):
@@ -85,6 +92,8 @@ def test_every_family_in_a_stack_layer():
 
 @pytest.mark.parametrize("family,rounds_param", [
     ("lightgbm", "n_estimators"), ("xgboost", "n_estimators"), ("catboost", "iterations"),
+    pytest.param("mlp", "max_epochs", marks=pytest.mark.skipif(
+        "mlp" not in SMALL, reason="the nn extra is not installed")),
 ])
 def test_early_stopping_uses_the_fold_holdout_and_stops(family, rounds_param):
     frame, signal = mixed_frame(n=300)
@@ -252,3 +261,28 @@ def test_native_oof_can_be_switched_off_and_respects_groups():
     layer = StackLayer([("rf", model), ("linear", FamilyModel(Ridge()))], n_folds=4,
                        random_state=0).fit(frame, signal)
     assert [len(bag.estimators_) for bag in layer.estimators_] == [1, 4]
+
+
+@pytest.mark.skipif("mlp" not in SMALL, reason="the nn extra is not installed")
+def test_mlp_is_seeded_and_deterministic():
+    from skstack.families import MLPClassifier
+
+    frame, signal = mixed_frame(n=120)
+    y = targets(signal, "binary")
+    runs = [BaggedOOFEstimator(FamilyModel(MLPClassifier(max_epochs=5)), n_folds=3,
+                               random_state=4, n_jobs=n_jobs).fit(frame, y).oof_pred_
+            for n_jobs in (1, 2)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    model = FamilyModel(MLPClassifier(max_epochs=5, device="auto")).fit(frame, y)
+    assert model.estimator_.net_.device in ("cpu", "cuda")
+
+
+def test_missing_backend_is_left_out_with_a_warning(monkeypatch):
+    from skstack.families import portfolios
+
+    family = portfolios._FAMILIES["catboost"]
+    monkeypatch.setitem(portfolios._FAMILIES, "catboost",
+                        type(family)(**{**family.__dict__, "requires": ("no_such_module",)}))
+    with pytest.warns(UserWarning, match="catboost"):
+        names = [name for name, _ in build_estimators(DEFAULT, task="regression")]
+    assert "catboost" not in names and "lightgbm" in names

@@ -6,6 +6,7 @@ configurations and builds the ``(name, estimator)`` lists that stack layers take
 """
 
 from ._base import EarlyStopping, Family, FamilyModel, NativeOOF, family_of, register_family
+from ._mlp import MLPClassifier, MLPRegressor
 from ._preprocessing import CategoryDtypeEncoder
 from .portfolios import DEFAULT, PortfolioEntry, build_estimators
 
@@ -15,6 +16,8 @@ __all__ = [
     "EarlyStopping",
     "Family",
     "FamilyModel",
+    "MLPClassifier",
+    "MLPRegressor",
     "NativeOOF",
     "PortfolioEntry",
     "build_estimators",

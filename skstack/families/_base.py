@@ -115,6 +115,9 @@ class Family:
     native_oof : NativeOOF or None, default=None
         How one fitted model gives out-of-fold predictions of its own training rows
         (out-of-bag for forests, leave-one-out for KNN), so a bag trains it once.
+    requires : tuple of str, default=()
+        Modules the family needs at fit time (its optional extra); a portfolio leaves the
+        family out, with a warning, when one is missing.
     """
 
     name: str
@@ -129,6 +132,13 @@ class Family:
     early_stopping: EarlyStopping = None
     to_model_input: Callable = None
     native_oof: "NativeOOF" = None
+    requires: tuple = ()
+
+    def available(self):
+        """Whether every module the family needs can be imported."""
+        from importlib.util import find_spec
+
+        return all(find_spec(module) is not None for module in self.requires)
 
     def matches(self, estimator):
         cls = type(estimator)

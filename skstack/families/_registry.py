@@ -46,6 +46,12 @@ XGBOOST_STOPPING = EarlyStopping(
     _xgboost_best,
     set_params=lambda patience: {"early_stopping_rounds": patience},
 )
+# The network's own `patience` (epochs) applies, not the boosting rounds rule.
+MLP_STOPPING = EarlyStopping(
+    "max_epochs",
+    lambda X_val, y_val, patience: {"X_val": X_val, "y_val": y_val},
+    lambda model: model.best_epoch_,
+)
 CATBOOST_STOPPING = EarlyStopping(
     "iterations",
     lambda X_val, y_val, patience: {"eval_set": (X_val, y_val),
@@ -136,13 +142,14 @@ BUILTIN_FAMILIES = [
         name="lightgbm", modules=("lightgbm.",),
         classifier="lightgbm:LGBMClassifier", regressor="lightgbm:LGBMRegressor",
         preprocessing="native", quiet={"verbose": -1}, early_stopping=LIGHTGBM_STOPPING,
+        requires=("lightgbm",),
     ),
     Family(
         name="xgboost", modules=("xgboost.",),
         classifier="xgboost:XGBClassifier", regressor="xgboost:XGBRegressor",
         preprocessing="native", quiet={"verbosity": 0, "tree_method": "hist"},
         required={"enable_categorical": True},
-        early_stopping=XGBOOST_STOPPING,
+        early_stopping=XGBOOST_STOPPING, requires=("xgboost",),
     ),
     Family(
         name="catboost", modules=("catboost.",),
@@ -150,6 +157,7 @@ BUILTIN_FAMILIES = [
         preprocessing="native", threads_param="thread_count",
         quiet={"verbose": False, "allow_writing_files": False},
         early_stopping=CATBOOST_STOPPING, to_model_input=_catboost_input,
+        requires=("catboost",),
     ),
     Family(
         name="random_forest", modules=("sklearn.ensemble",),
@@ -176,6 +184,12 @@ BUILTIN_FAMILIES = [
         name="linear", modules=("sklearn.linear_model",),
         classifier="sklearn.linear_model:LogisticRegression",
         regressor="sklearn.linear_model:Ridge", preprocessing="onehot", threads_param=None,
+    ),
+    Family(
+        name="mlp", modules=("skstack.families._mlp",),
+        classifier="skstack.families._mlp:MLPClassifier",
+        regressor="skstack.families._mlp:MLPRegressor", preprocessing="onehot",
+        early_stopping=MLP_STOPPING, requires=("torch", "skorch"),
     ),
 ]
 

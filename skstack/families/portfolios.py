@@ -8,11 +8,13 @@ priority trains first under a time budget. :func:`build_estimators` turns one in
 How ``DEFAULT`` was chosen: the library defaults of every family (the strongest single
 configurations in AutoGluon's and TabRepo's published studies are close to them), boosting
 at learning rate 0.05 with up to 10,000 rounds cut by early stopping on each fold's holdout,
-plus one more regularised and one larger LightGBM, and two neighbour weightings. It is a
+plus one more regularised and one larger LightGBM, a two-layer MLP (early-stopped on
+the fold holdout, patience 10 epochs) and two neighbour weightings. It is a
 first version: ranking configurations on ``../shared/datasets/`` and a large portfolio are
 the next step (see the changelog).
 """
 
+import warnings
 from dataclasses import dataclass, field
 
 from ._base import FamilyModel, family_of
@@ -20,7 +22,7 @@ from ._registry import BUILTIN_FAMILIES
 
 __all__ = ["DEFAULT", "PortfolioEntry", "build_estimators"]
 
-_FAMILY_NAMES = {family.name for family in BUILTIN_FAMILIES}
+_FAMILIES = {family.name: family for family in BUILTIN_FAMILIES}
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ DEFAULT = [
     PortfolioEntry("lightgbm", {"learning_rate": 0.03, "n_estimators": 10_000,
                                 "num_leaves": 128, "min_child_samples": 5,
                                 "colsample_bytree": 0.9}, 60, name="lightgbm_large"),
+    PortfolioEntry("mlp", {"hidden_sizes": (256, 128), "dropout": 0.1, "max_epochs": 200,
+                           "patience": 10}, 50),
     PortfolioEntry("linear", {}, 40),
     PortfolioEntry("knn", {"n_neighbors": 10, "weights": "uniform"}, 30, name="knn_uniform"),
     PortfolioEntry("knn", {"n_neighbors": 10, "weights": "distance"}, 25, name="knn_distance"),
@@ -71,9 +75,7 @@ def _estimator_for(entry, classification):
 
     if not isinstance(entry.family, str):
         return clone(entry.family).set_params(**entry.params)
-    if entry.family not in _FAMILY_NAMES:
-        raise ValueError(f"Unknown family {entry.family!r}; known: {sorted(_FAMILY_NAMES)}.")
-    family = next(f for f in BUILTIN_FAMILIES if f.name == entry.family)
+    family = _FAMILIES[entry.family]
     params = dict(entry.params)
     if family.name == "linear" and classification:
         params.setdefault("max_iter", 1000)
@@ -100,21 +102,29 @@ def build_estimators(portfolio=None, *, task, excluded_families=()):
     Examples
     --------
     >>> from skstack.families import build_estimators
-    >>> [name for name, _ in build_estimators(task="regression",
-    ...                                       excluded_families=["catboost", "xgboost"])]
-    ['lightgbm', 'lightgbm_xt', 'random_forest', 'extra_trees', 'lightgbm_large', 'linear', \
-'knn_uniform', 'knn_distance']
+    >>> names = [name for name, _ in build_estimators(
+    ...     task="regression", excluded_families=["catboost", "xgboost", "mlp"])]
+    >>> names[:5]
+    ['lightgbm', 'lightgbm_xt', 'random_forest', 'extra_trees', 'lightgbm_large']
     """
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
     entries = [e if isinstance(e, PortfolioEntry) else PortfolioEntry(*e)
                for e in (DEFAULT if portfolio is None else portfolio)]
+    for entry in entries:
+        if isinstance(entry.family, str) and entry.family not in _FAMILIES:
+            raise ValueError(f"Unknown family {entry.family!r}; known: {sorted(_FAMILIES)}.")
     excluded = set(excluded_families)
-    estimators, seen = [], {}
+    estimators, seen, missing = [], {}, set()
     for entry in sorted(entries, key=lambda e: -e.priority):
+        if entry.family in excluded:
+            continue
+        if isinstance(entry.family, str) and not _FAMILIES[entry.family].available():
+            missing.add(entry.family)
+            continue
         estimator = _estimator_for(entry, task == "classification")
         family = family_of(estimator)
-        if family.name in excluded or entry.family in excluded:
+        if family.name in excluded:
             continue
         base = entry.name or (entry.family if isinstance(entry.family, str)
                               else type(entry.family).__name__.lower())
@@ -123,4 +133,8 @@ def build_estimators(portfolio=None, *, task, excluded_families=()):
         # Boosting early-stops on a 10% holdout when it is fitted outside of a bag.
         early_stopping = True if family.early_stopping else "auto"
         estimators.append((name, FamilyModel(estimator, early_stopping=early_stopping)))
+    if missing:
+        needs = {name: _FAMILIES[name].requires for name in sorted(missing)}
+        warnings.warn(f"Families left out of the portfolio, their packages are not installed: "
+                      f"{needs}. Install the matching skstack extra.", UserWarning, stacklevel=2)
     return estimators

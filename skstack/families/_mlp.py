@@ -1,0 +1,395 @@
+"""A torch multilayer perceptron through skorch, as conformant scikit-learn estimators.
+
+torch and skorch are imported when a model is fitted, never at import time (the ``nn``
+extra). Categorical columns reach the network one-hot encoded through the ``mlp`` family's
+preprocessing; the estimators themselves take numeric input.
+"""
+
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+
+def _resolve_device(device):
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _make_module(n_features, n_outputs, hidden_sizes, dropout):
+    from torch import nn
+
+    layers, width = [], n_features
+    for size in hidden_sizes:
+        layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
+        width = size
+    layers.append(nn.Linear(width, n_outputs))
+    return nn.Sequential(*layers)
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fitting of :class:`MLPClassifier` and :class:`MLPRegressor`."""
+
+    _parameter_constraints: dict = {
+        "hidden_sizes": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
+        "device": [str],
+        "n_jobs": [None, Integral],
+        "random_state": [None, Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_sizes=(256, 128),
+        dropout=0.1,
+        learning_rate=1e-3,
+        weight_decay=1e-5,
+        batch_size=256,
+        max_epochs=100,
+        patience=10,
+        validation_fraction=None,
+        device="auto",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_sizes = hidden_sizes
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _encode_y(self, y):  # pragma: no cover - implemented by subclasses
+        raise NotImplementedError
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Train the network, early-stopping on ``(X_val, y_val)`` when given.
+
+        Without a validation set, ``validation_fraction`` of the rows is held out for early
+        stopping when set; otherwise all ``max_epochs`` run.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric input.
+        y : array-like of shape (n_samples,)
+            Target.
+        X_val : array-like of shape (n_val, n_features), default=None
+            Validation input for early stopping.
+        y_val : array-like of shape (n_val,), default=None
+            Validation target.
+
+        Returns
+        -------
+        self : estimator
+            The fitted network.
+        """
+        import torch
+        from skorch.callbacks import EarlyStopping
+        from skorch.dataset import ValidSplit
+        from skorch.helper import predefined_split
+
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=not self._classifier)
+        y_model = self._encode_y(y)
+        seed = 0 if self.random_state is None else self.random_state
+        torch.manual_seed(seed)
+        callbacks, train_split = [], None
+        if X_val is not None:
+            X_val = validate_data(self, X_val, dtype=np.float32, reset=False)
+            train_split = predefined_split(_dataset(X_val, self._encode_y(y_val, fitted=True)))
+        elif self.validation_fraction is not None and len(y) >= 10:
+            train_split = ValidSplit(self.validation_fraction, stratified=self._classifier,
+                                     random_state=seed)
+        if train_split is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                patience=self.patience, monitor="valid_loss", load_best=True)))
+        net = self._net_class()(
+            module=_make_module,
+            module__n_features=X.shape[1],
+            module__n_outputs=self._n_outputs(),
+            module__hidden_sizes=tuple(self.hidden_sizes),
+            module__dropout=self.dropout,
+            criterion=self._criterion(),
+            optimizer=torch.optim.AdamW,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.learning_rate,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=_resolve_device(self.device),
+            iterator_train__shuffle=True,
+            verbose=self.verbose,
+        )
+        with _torch_threads(self.n_jobs):
+            self.net_ = net.fit(X, y_model)
+        history = self.net_.history
+        if train_split is not None:
+            losses = history[:, "valid_loss"]
+            self.best_epoch_ = int(np.argmin(losses)) + 1
+        else:
+            self.best_epoch_ = len(history)
+        return self
+
+    def _predict_input(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float32, reset=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+@contextmanager
+def _torch_threads(n_jobs):
+    """Run torch with ``n_jobs`` threads (a process-wide setting), restored afterwards."""
+    import torch
+
+    if n_jobs is None or n_jobs < 1:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_jobs)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _dataset(X, y):
+    from skorch.dataset import Dataset
+
+    return Dataset(X, y)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A torch multilayer perceptron classifier (skorch), seeded and silent by default.
+
+    Fully connected ReLU layers with dropout, AdamW, cross-entropy; labels of any type are
+    encoded for the network and decoded again. Early stopping on a validation set: the one
+    :meth:`fit` receives (a bagging fold's held-out rows, through
+    :class:`~skstack.families.FamilyModel`) or ``validation_fraction`` of the rows; the
+    best epoch's weights are kept. Runs on a GPU when ``device="auto"`` finds one.
+
+    Parameters
+    ----------
+    hidden_sizes : tuple of int, default=(256, 128)
+        Widths of the hidden layers.
+    dropout : float, default=0.1
+        Dropout after every hidden layer.
+    learning_rate : float, default=1e-3
+        AdamW learning rate.
+    weight_decay : float, default=1e-5
+        AdamW weight decay.
+    batch_size : int, default=256
+        Mini-batch size.
+    max_epochs : int, default=100
+        Maximum number of epochs.
+    patience : int, default=10
+        Epochs without validation improvement before stopping.
+    validation_fraction : float, default=None
+        Rows held out for early stopping when :meth:`fit` gets no validation set; None
+        trains all ``max_epochs``.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+    n_jobs : int, default=None
+        torch threads while fitting and predicting; None keeps torch's setting.
+    random_state : int, default=None
+        Seed of the weights and batches (None means 0: fits are reproducible).
+    verbose : int, default=0
+        skorch's epoch log.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNetClassifier
+        The trained network.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    best_epoch_ : int
+        Epochs kept (the best validation epoch, or all epochs without validation).
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skstack.families import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(max_epochs=60, learning_rate=1e-2, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    _classifier = True
+
+    def _encode_y(self, y, fitted=False):
+        if not fitted:
+            check_classification_targets(y)
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            return codes.astype(np.int64)
+        y = np.asarray(y)
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _n_outputs(self):
+        return len(self.classes_)
+
+    def _criterion(self):
+        from torch import nn
+
+        return nn.CrossEntropyLoss
+
+    def _net_class(self):
+        from skorch import NeuralNetClassifier
+
+        return NeuralNetClassifier
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the network output).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric input.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        X = self._predict_input(X)
+        with _torch_threads(self.n_jobs):
+            return self.net_.predict_proba(X).astype(np.float64)
+
+    def predict(self, X):
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric input.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Class labels.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """A torch multilayer perceptron regressor (skorch), seeded and silent by default.
+
+    The target is standardised for training and mapped back at predict time. See
+    :class:`MLPClassifier` for the network, early stopping and parameters.
+
+    Parameters
+    ----------
+    hidden_sizes : tuple of int, default=(256, 128)
+        Widths of the hidden layers.
+    dropout : float, default=0.1
+        Dropout after every hidden layer.
+    learning_rate : float, default=1e-3
+        AdamW learning rate.
+    weight_decay : float, default=1e-5
+        AdamW weight decay.
+    batch_size : int, default=256
+        Mini-batch size.
+    max_epochs : int, default=100
+        Maximum number of epochs.
+    patience : int, default=10
+        Epochs without validation improvement before stopping.
+    validation_fraction : float, default=None
+        Rows held out for early stopping when :meth:`fit` gets no validation set.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+    n_jobs : int, default=None
+        torch threads while fitting and predicting; None keeps torch's setting.
+    random_state : int, default=None
+        Seed of the weights and batches (None means 0).
+    verbose : int, default=0
+        skorch's epoch log.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNetRegressor
+        The trained network.
+    best_epoch_ : int
+        Epochs kept.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skstack.families import MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = MLPRegressor(max_epochs=80, learning_rate=1e-2, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.4
+    True
+    """
+
+    _classifier = False
+
+    def _encode_y(self, y, fitted=False):
+        y = np.asarray(y, dtype=np.float64)
+        if not fitted:
+            self._y_mean, self._y_scale = y.mean(), y.std() or 1.0
+        return ((y - self._y_mean) / self._y_scale).astype(np.float32).reshape(-1, 1)
+
+    def _n_outputs(self):
+        return 1
+
+    def _criterion(self):
+        from torch import nn
+
+        return nn.MSELoss
+
+    def _net_class(self):
+        from skorch import NeuralNetRegressor
+
+        return NeuralNetRegressor
+
+    def predict(self, X):
+        """Predicted values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric input.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predictions.
+        """
+        X = self._predict_input(X)
+        with _torch_threads(self.n_jobs):
+            scaled = self.net_.predict(X).astype(np.float64).ravel()
+        return scaled * self._y_scale + self._y_mean
