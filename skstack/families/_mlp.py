@@ -14,6 +14,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._scoring import default_score
+
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 
@@ -156,6 +158,25 @@ class _BaseMLP(BaseEstimator):
             self.best_epoch_ = len(history)
         return self
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy for the classifier, R² for the regressor.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test rows.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            Accuracy or R².
+        """
+        return default_score(self._classifier, y, self.predict(X), sample_weight)
+
     def _predict_input(self, X):
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float32, reset=False)
@@ -247,6 +268,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     _classifier = True
+    score = _BaseMLP.score  # ahead of ClassifierMixin's, whose docs link into sklearn's site
 
     def _encode_y(self, y, fitted=False):
         if not fitted:
@@ -356,6 +378,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _classifier = False
+    score = _BaseMLP.score  # ahead of RegressorMixin's, whose docs link into sklearn's site
 
     def _encode_y(self, y, fitted=False):
         y = np.asarray(y, dtype=np.float64)
