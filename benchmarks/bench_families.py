@@ -27,7 +27,7 @@ from skstack import GreedyEnsembleSelector, StackLayer  # noqa: E402
 from skstack.families import DEFAULT, FamilyModel, build_estimators  # noqa: E402
 from skstack.families._registry import BUILTIN_FAMILIES  # noqa: E402
 
-DEFAULT_DATASETS = "diabetes,kc1,credit_data,titanic,vehicle,yeast,car,concrete"
+DEFAULT_DATASETS = "diabetes,kc1,credit_data,titanic,vehicle,yeast,concrete,abalone"
 SCORING = {"roc_auc": "roc_auc", "log_loss": "neg_log_loss", "rmse": "neg_root_mean_squared_error"}
 
 

@@ -110,6 +110,7 @@ class _BaseMLP(BaseEstimator):
         self : estimator
             The fitted network.
         """
+        import skorch
         import torch
         from skorch.callbacks import EarlyStopping
         from skorch.dataset import ValidSplit
@@ -130,13 +131,13 @@ class _BaseMLP(BaseEstimator):
         if train_split is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 patience=self.patience, monitor="valid_loss", load_best=True)))
-        net = self._net_class()(
+        net = getattr(skorch, self._net)(
             module=_make_module,
             module__n_features=X.shape[1],
             module__n_outputs=self._n_outputs(),
             module__hidden_sizes=tuple(self.hidden_sizes),
             module__dropout=self.dropout,
-            criterion=self._criterion(),
+            criterion=getattr(torch.nn, self._loss),
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
             lr=self.learning_rate,
@@ -268,6 +269,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     _classifier = True
+    _net, _loss = "NeuralNetClassifier", "CrossEntropyLoss"
     score = _BaseMLP.score  # ahead of ClassifierMixin's, whose docs link into sklearn's site
 
     def _encode_y(self, y, fitted=False):
@@ -280,16 +282,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _n_outputs(self):
         return len(self.classes_)
-
-    def _criterion(self):
-        from torch import nn
-
-        return nn.CrossEntropyLoss
-
-    def _net_class(self):
-        from skorch import NeuralNetClassifier
-
-        return NeuralNetClassifier
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the network output).
@@ -378,6 +370,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _classifier = False
+    _net, _loss = "NeuralNetRegressor", "MSELoss"
     score = _BaseMLP.score  # ahead of RegressorMixin's, whose docs link into sklearn's site
 
     def _encode_y(self, y, fitted=False):
@@ -388,16 +381,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _n_outputs(self):
         return 1
-
-    def _criterion(self):
-        from torch import nn
-
-        return nn.MSELoss
-
-    def _net_class(self):
-        from skorch import NeuralNetRegressor
-
-        return NeuralNetRegressor
 
     def predict(self, X):
         """Predicted values.
