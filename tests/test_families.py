@@ -286,3 +286,21 @@ def test_missing_backend_is_left_out_with_a_warning(monkeypatch):
     with pytest.warns(UserWarning, match="catboost"):
         names = [name for name, _ in build_estimators(DEFAULT, task="regression")]
     assert "catboost" not in names and "lightgbm" in names
+
+
+def test_large_portfolio_entries_construct_and_fit():
+    from skstack.families import LARGE
+
+    assert len(LARGE) >= 40
+    frame, signal = mixed_frame(n=60)
+    for task, y in (("classification", targets(signal, "binary")),
+                    ("regression", targets(signal, "regression"))):
+        models = build_estimators(LARGE, task=task)
+        assert len({name for name, _ in models}) == len(models) == len(LARGE)
+    for name, model in build_estimators(LARGE, task="classification"):
+        model.set_params(patience=3)
+        if "mlp" in name:
+            model.set_params(estimator__max_epochs=3)
+        bag = BaggedOOFEstimator(model, n_folds=2, random_state=0)
+        bag.fit(frame, targets(signal, "binary"))
+        assert np.isfinite(bag.oof_pred_).all(), name

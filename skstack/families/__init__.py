@@ -8,10 +8,11 @@ configurations and builds the ``(name, estimator)`` lists that stack layers take
 from ._base import EarlyStopping, Family, FamilyModel, NativeOOF, family_of, register_family
 from ._mlp import MLPClassifier, MLPRegressor
 from ._preprocessing import CategoryDtypeEncoder
-from .portfolios import DEFAULT, PortfolioEntry, build_estimators
+from .portfolios import DEFAULT, LARGE, PortfolioEntry, build_estimators
 
 __all__ = [
     "DEFAULT",
+    "LARGE",
     "CategoryDtypeEncoder",
     "EarlyStopping",
     "Family",

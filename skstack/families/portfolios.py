@@ -10,8 +10,11 @@ configurations in AutoGluon's and TabRepo's published studies are close to them)
 at learning rate 0.05 with up to 10,000 rounds cut by early stopping on each fold's holdout,
 plus one more regularised and one larger LightGBM, a two-layer MLP (early-stopped on
 the fold holdout, patience 10 epochs) and two neighbour weightings. It is a
-first version: ranking configurations on ``../shared/datasets/`` and a large portfolio are
-the next step (see the changelog).
+first version. ``LARGE`` (for the best-quality preset) adds variants that spread each family
+over its important parameters (tree size, learning rate, feature and row sampling,
+regularisation; network width, dropout and learning rate; neighbours; penalty strength),
+within the ranges AutoGluon's published portfolio uses. Ranking and pruning both on
+``../shared/datasets/`` (and held-out datasets) is the next step (see the changelog).
 """
 
 import warnings
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from ._base import FamilyModel, family_of
 from ._registry import BUILTIN_FAMILIES
 
-__all__ = ["DEFAULT", "PortfolioEntry", "build_estimators"]
+__all__ = ["DEFAULT", "LARGE", "PortfolioEntry", "build_estimators"]
 
 _FAMILIES = {family.name: family for family in BUILTIN_FAMILIES}
 
@@ -41,12 +44,17 @@ class PortfolioEntry:
         Training order: higher first.
     name : str, default=None
         Model name; defaults to the family name (numbered when repeated).
+    classification, regression : dict, default={}
+        Parameters for one task only (e.g. ``C`` of ``LogisticRegression`` and ``alpha`` of
+        ``Ridge``), added to ``params``.
     """
 
     family: object
     params: dict = field(default_factory=dict)
     priority: float = 0.0
     name: str = None
+    classification: dict = field(default_factory=dict)
+    regression: dict = field(default_factory=dict)
 
 
 _BOOST = {"learning_rate": 0.05}
@@ -70,6 +78,48 @@ DEFAULT = [
 ]
 
 
+def _large():
+    """DEFAULT plus variants that spread each family over its important parameters."""
+    entries = list(DEFAULT)
+    rounds = {"n_estimators": 10_000}
+    for i, (leaves, rate, colsample, min_child) in enumerate([
+        (31, 0.1, 0.8, 20), (63, 0.05, 0.7, 10), (255, 0.02, 0.6, 3), (7, 0.1, 1.0, 50),
+        (127, 0.03, 0.5, 30), (15, 0.05, 0.9, 5),
+    ]):
+        entries.append(PortfolioEntry("lightgbm", {
+            **rounds, "num_leaves": leaves, "learning_rate": rate, "colsample_bytree": colsample,
+            "min_child_samples": min_child, "reg_lambda": 1.0}, 48 - i, name=f"lightgbm_v{i}"))
+    for i, (depth, rate, l2) in enumerate([(4, 0.1, 3), (8, 0.03, 5), (6, 0.1, 1), (10, 0.02, 10)]):
+        entries.append(PortfolioEntry("catboost", {
+            "iterations": 10_000, "depth": depth, "learning_rate": rate, "l2_leaf_reg": l2},
+            47 - i, name=f"catboost_v{i}"))
+    for i, (depth, rate, child, colsample) in enumerate([
+        (4, 0.1, 1, 0.8), (8, 0.03, 5, 0.6), (10, 0.02, 1, 0.5), (3, 0.1, 10, 1.0),
+    ]):
+        entries.append(PortfolioEntry("xgboost", {
+            **rounds, "max_depth": depth, "learning_rate": rate, "min_child_weight": child,
+            "colsample_bytree": colsample}, 46 - i, name=f"xgboost_v{i}"))
+    for family in ("random_forest", "extra_trees"):
+        for i, (features, leaf) in enumerate([(0.5, 1), (1.0, 1), ("log2", 2), (0.3, 5)]):
+            entries.append(PortfolioEntry(family, {
+                "n_estimators": 300, "max_features": features, "min_samples_leaf": leaf},
+                45 - i, name=f"{family}_v{i}"))
+    for i, (sizes, dropout, rate) in enumerate([
+        ((512, 256, 128), 0.2, 1e-3), ((128, 64), 0.0, 3e-3), ((256,), 0.3, 1e-3),
+    ]):
+        entries.append(PortfolioEntry("mlp", {
+            "hidden_sizes": sizes, "dropout": dropout, "learning_rate": rate,
+            "max_epochs": 200, "patience": 10}, 44 - i, name=f"mlp_v{i}"))
+    for i, k in enumerate((3, 25, 50)):
+        entries.append(PortfolioEntry("knn", {"n_neighbors": k, "weights": "distance"},
+                                      24 - i, name=f"knn_k{k}"))
+    for i, strength in enumerate((0.1, 10.0)):
+        entries.append(PortfolioEntry("linear", {}, 39 - i, name=f"linear_v{i}",
+                                      classification={"C": 1.0 / strength},
+                                      regression={"alpha": strength}))
+    return entries
+
+
 def _estimator_for(entry, classification):
     from sklearn.base import clone
 
@@ -77,6 +127,7 @@ def _estimator_for(entry, classification):
         return clone(entry.family).set_params(**entry.params)
     family = _FAMILIES[entry.family]
     params = dict(entry.params)
+    params.update(entry.classification if classification else entry.regression)
     if family.name == "linear" and classification:
         params.setdefault("max_iter", 1000)
     return family.estimator_class(classification)(**params)
@@ -138,3 +189,6 @@ def build_estimators(portfolio=None, *, task, excluded_families=()):
         warnings.warn(f"Families left out of the portfolio, their packages are not installed: "
                       f"{needs}. Install the matching skstack extra.", UserWarning, stacklevel=2)
     return estimators
+
+
+LARGE = _large()
