@@ -304,3 +304,13 @@ def test_large_portfolio_entries_construct_and_fit():
         bag = BaggedOOFEstimator(model, n_folds=2, random_state=0)
         bag.fit(frame, targets(signal, "binary"))
         assert np.isfinite(bag.oof_pred_).all(), name
+
+
+def test_boosting_families_are_silent(capfd):
+    frame, signal = mixed_frame(n=120)
+    y = targets(signal, "multiclass")
+    entries = [PortfolioEntry(name, SMALL[name]) for name in ("lightgbm", "xgboost", "catboost")]
+    for name, model in build_estimators(entries, task="classification"):
+        BaggedOOFEstimator(model, n_folds=2, random_state=0).fit(frame, y)
+    out, err = capfd.readouterr()
+    assert out == "" and "[LightGBM]" not in err and "catboost" not in err.lower()
