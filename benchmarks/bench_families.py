@@ -94,9 +94,13 @@ def main():
         blend = test_score(info.metric, blend_values, y_test, classes)
         pick = max if GREATER_IS_BETTER[info.metric] else min
         best_model = pick(single, key=single.get)
+        # What a user can actually pick: the best model by OOF score (greater is better).
+        oof_scores = {model: bag.oof_score_ for model, bag in layer.named_estimators_.items()}
+        by_oof = max(oof_scores, key=oof_scores.get)
         blends.append({"dataset": name, "metric": info.metric, "portfolio+selector": blend,
-                       "best single": single[best_model], "best model": best_model,
-                       "layer fit s": layer_seconds})
+                       "best single by OOF": single[by_oof], "its model": by_oof,
+                       "best single on test (oracle)": single[best_model],
+                       "oracle model": best_model, "layer fit s": layer_seconds})
         print(f"{name}: blend {blend:.4f} best {best_model} {single[best_model]:.4f} "
               f"({layer_seconds:.0f} s)", file=sys.stderr, flush=True)
 
@@ -112,10 +116,11 @@ def main():
           .round(4).to_markdown())
     print("\n## DEFAULT portfolio + GreedyEnsembleSelector against the best single model\n")
     print(pd.DataFrame(blends).round(4).to_markdown(index=False))
-    better = [(b["portfolio+selector"] > b["best single"]) == GREATER_IS_BETTER[b["metric"]]
-              or b["portfolio+selector"] == b["best single"] for b in blends]
-    print(f"\nportfolio + selector at least as good as the best single model on "
-          f"{sum(better)}/{len(blends)} datasets")
+    for reference in ("best single by OOF", "best single on test (oracle)"):
+        better = [(b["portfolio+selector"] > b[reference]) == GREATER_IS_BETTER[b["metric"]]
+                  or b["portfolio+selector"] == b[reference] for b in blends]
+        print(f"\nportfolio + selector at least as good as the {reference} on "
+              f"{sum(better)}/{len(blends)} datasets")
 
 
 if __name__ == "__main__":

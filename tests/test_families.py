@@ -293,8 +293,7 @@ def test_large_portfolio_entries_construct_and_fit():
 
     assert len(LARGE) >= 40
     frame, signal = mixed_frame(n=60)
-    for task, y in (("classification", targets(signal, "binary")),
-                    ("regression", targets(signal, "regression"))):
+    for task in ("classification", "regression"):
         models = build_estimators(LARGE, task=task)
         assert len({name for name, _ in models}) == len(models) == len(LARGE)
     for name, model in build_estimators(LARGE, task="classification"):
@@ -310,7 +309,7 @@ def test_boosting_families_are_silent(capfd):
     frame, signal = mixed_frame(n=120)
     y = targets(signal, "multiclass")
     entries = [PortfolioEntry(name, SMALL[name]) for name in ("lightgbm", "xgboost", "catboost")]
-    for name, model in build_estimators(entries, task="classification"):
+    for _, model in build_estimators(entries, task="classification"):
         BaggedOOFEstimator(model, n_folds=2, random_state=0).fit(frame, y)
     out, err = capfd.readouterr()
     assert out == "" and "[LightGBM]" not in err and "catboost" not in err.lower()

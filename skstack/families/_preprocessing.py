@@ -235,8 +235,8 @@ def _strings_as_objects(frame):
     for column in columns:
         values = frame[column]
         if not isinstance(values.dtype, pd.CategoricalDtype):
-            frame[column] = values.astype(object).where(values.notna(), np.nan)
-            frame[column] = frame[column].map(lambda v: v if v is np.nan else str(v))
+            values = values.astype(object).where(values.notna(), np.nan)
+            frame[column] = values.map(lambda v: v if pd.isna(v) else str(v))
     return frame
 
 
