@@ -431,18 +431,26 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         X, y = self._validate_fit_data(X, y)
         if sample_weight is not None:
             fit_params["sample_weight"] = sample_weight
+        return self._fit_validated(X, y, fit_params, groups)
+
+    def _fit_validated(self, X, y, fit_params, groups, plan=None):
+        """Fit validated data: one native-OOF model, or fold models over ``plan``.
+
+        A :class:`StackLayer` passes the plan it shares among its bags.
+        """
         if self._native_oof_applies(groups):
             return self._fit_native(X, y, fit_params)
-        plan = make_fold_plan(
-            X,
-            y,
-            classifier=is_classifier(self.estimator),
-            n_folds=self.n_folds,
-            n_repeats=self.n_repeats,
-            cv=self.cv,
-            groups=groups,
-            random_state=self.random_state,
-        )
+        if plan is None:
+            plan = make_fold_plan(
+                X,
+                y,
+                classifier=is_classifier(self.estimator),
+                n_folds=self.n_folds,
+                n_repeats=self.n_repeats,
+                cv=self.cv,
+                groups=groups,
+                random_state=self.random_state,
+            )
         return self._fit_plan(X, y, plan, fit_params)
 
     def _validate_fit_data(self, X, y):
@@ -456,7 +464,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         return X, y
 
     def _fit_plan(self, X, y, plan, fit_params):
-        """Fit validated data on a fold plan (a :class:`StackLayer` shares one among bags)."""
+        """Fit one model per fold of ``plan`` and assemble their OOF predictions."""
         start = perf_counter()
         n_classes = _n_classes(self)
         self.oof_method_ = response_method(self.estimator)

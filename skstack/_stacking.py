@@ -245,11 +245,7 @@ class StackLayer(TransformerMixin, _BaseComposition):
         for name, estimator in active:
             bag = BaggedOOFEstimator(clone(estimator), **bag_params)
             bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
-            if bag._native_oof_applies(groups):
-                bag._fit_native(X, y_model, dict(fit_params))
-            else:
-                bag._fit_plan(X, y_model, plan, dict(fit_params))
-            bags.append((name, bag))
+            bags.append((name, bag._fit_validated(X, y_model, dict(fit_params), groups, plan)))
         self.named_estimators_ = Bunch(**dict(bags))
         self.estimators_ = [bag for _, bag in bags]
         self.oof_scores_ = {name: bag.oof_score_ for name, bag in bags}
