@@ -31,6 +31,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_bagging_overhead.py
 	$(BIN)/python benchmarks/bench_stacking.py
+	$(BIN)/python benchmarks/bench_families.py
 
 clean:
 	rm -rf $(VENV) docs/_build docs/generated .pytest_cache
