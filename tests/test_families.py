@@ -313,3 +313,30 @@ def test_boosting_families_are_silent(capfd):
         BaggedOOFEstimator(model, n_folds=2, random_state=0).fit(frame, y)
     out, err = capfd.readouterr()
     assert out == "" and "[LightGBM]" not in err and "catboost" not in err.lower()
+
+
+@pytest.mark.parametrize("family,rounds_param", [
+    ("lightgbm", "n_estimators"), ("xgboost", "n_estimators"), ("catboost", "iterations"),
+    pytest.param("mlp", "max_epochs", marks=pytest.mark.skipif(
+        "mlp" not in SMALL, reason="the nn extra is not installed")),
+])
+def test_max_time_stops_training_and_keeps_a_usable_model(family, rounds_param):
+    import time
+
+    frame, signal = mixed_frame(n=300)
+    y = targets(signal, "multiclass")
+    (_, model), = build_estimators(
+        [PortfolioEntry(family, {rounds_param: 1_000_000, "learning_rate": 0.01})],
+        task="classification")
+    model.set_params(max_time=0.5, early_stopping=False)
+    start = time.monotonic()
+    model.fit(frame, y)
+    assert time.monotonic() - start < 5.0
+    proba = model.predict_proba(frame)
+    assert proba.shape == (300, 3) and np.isfinite(proba).all()
+    # With a validation set too: both early stopping and the deadline are in force.
+    model.set_params(early_stopping=True, patience=1_000_000)
+    start = time.monotonic()
+    model.fit(frame, y)
+    assert time.monotonic() - start < 5.0
+    assert model.best_rounds_ >= 1

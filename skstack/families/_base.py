@@ -8,6 +8,7 @@ preprocessing, the early stopping on the fold holdout that :class:`~skstack.Bagg
 hands it, and the thread setting. Adding a family is adding one :class:`Family` record.
 """
 
+import time
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Callable
@@ -115,6 +116,10 @@ class Family:
     native_oof : NativeOOF or None, default=None
         How one fitted model gives out-of-fold predictions of its own training rows
         (out-of-bag for forests, leave-one-out for KNN), so a bag trains it once.
+    deadline : callable, default=None
+        ``deadline(estimator, deadline) -> (params, fit_kwargs)``: how to stop training at
+        ``deadline`` (a :func:`time.monotonic` value) keeping what was trained so far, for
+        :class:`FamilyModel`'s ``max_time`` (boosting and neural nets).
     requires : tuple of str, default=()
         Modules the family needs at fit time (its optional extra); a portfolio leaves the
         family out, with a warning, when one is missing.
@@ -132,6 +137,7 @@ class Family:
     early_stopping: EarlyStopping = None
     to_model_input: Callable = None
     native_oof: "NativeOOF" = None
+    deadline: Callable = None
     requires: tuple = ()
 
     def available(self):
@@ -196,6 +202,16 @@ def family_of(estimator):
     return GENERIC
 
 
+def _merge(kwargs, more):
+    """Fit keyword arguments of two recipes; their callback lists are concatenated."""
+    merged = dict(kwargs)
+    for key, value in more.items():
+        if key == "callbacks" and key in merged:
+            value = list(merged[key]) + list(value)
+        merged[key] = value
+    return merged
+
+
 def default_patience(n_rows):
     """Early-stopping patience: 300 rounds up to 10k rows, fewer above (AutoGluon's rule)."""
     return 300 if n_rows <= 10_000 else max(20, int(300 * 10_000 / n_rows))
@@ -245,6 +261,11 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         Threads for the model, set on its family's thread parameter (``n_jobs``,
         ``thread_count``...). None leaves the model's own default.
 
+    max_time : float, default=None
+        Seconds one fit may train: boosting and neural-net families stop at that point and
+        keep the rounds or epochs trained so far. Preprocessing is not counted; families
+        without a deadline recipe (forests, KNN, linear) ignore it.
+
     Attributes
     ----------
     estimator_ : estimator
@@ -287,6 +308,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         "patience": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_jobs": [None, Integral],
+        "max_time": [None, Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -298,6 +320,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         patience="auto",
         validation_fraction=0.1,
         n_jobs=None,
+        max_time=None,
     ):
         self.estimator = estimator
         self.preprocessing = preprocessing
@@ -305,6 +328,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.n_jobs = n_jobs
+        self.max_time = max_time
 
     # ---- fitting -----------------------------------------------------------------------
 
@@ -357,19 +381,24 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         return self.family_.to_model_input(Xt)
 
     def _fit_model(self, Xt, y, validation, fit_params):
-        Xm, input_kwargs = self._model_input(Xt)
+        Xm, kwargs = self._model_input(Xt)
         recipe = self.family_.early_stopping
-        if validation is None or recipe is None:
-            self.estimator_.fit(Xm, y, **input_kwargs, **fit_params)
-            return self
-        X_val, y_val = validation
-        patience = default_patience(len(y)) if self.patience == "auto" else self.patience
-        if recipe.set_params is not None:
-            self.estimator_.set_params(**recipe.set_params(patience))
-        Xv, _ = self._model_input(X_val)
-        kwargs = recipe.fit_kwargs(Xv, y_val, patience)
-        self.estimator_.fit(Xm, y, **input_kwargs, **kwargs, **fit_params)
-        self.best_rounds_ = int(recipe.best_rounds(self.estimator_))
+        stopping = validation is not None and recipe is not None
+        if stopping:
+            X_val, y_val = validation
+            patience = default_patience(len(y)) if self.patience == "auto" else self.patience
+            if recipe.set_params is not None:
+                self.estimator_.set_params(**recipe.set_params(patience))
+            kwargs = _merge(kwargs, recipe.fit_kwargs(self._model_input(X_val)[0], y_val,
+                                                      patience))
+        if self.max_time is not None and self.family_.deadline is not None:
+            params, deadline_kwargs = self.family_.deadline(
+                self.estimator_, time.monotonic() + self.max_time)
+            self.estimator_.set_params(**params)
+            kwargs = _merge(kwargs, deadline_kwargs)
+        self.estimator_.fit(Xm, y, **kwargs, **fit_params)
+        if stopping:
+            self.best_rounds_ = int(recipe.best_rounds(self.estimator_))
         return self
 
     def fit(self, X, y, **fit_params):

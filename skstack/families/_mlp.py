@@ -5,6 +5,7 @@ extra). Categorical columns reach the network one-hot encoded through the ``mlp`
 preprocessing; the estimators themselves take numeric input.
 """
 
+import time
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -52,6 +53,7 @@ class _BaseMLP(BaseEstimator):
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "device": [str],
         "n_jobs": [None, Integral],
+        "max_time": [None, Interval(Real, 0, None, closed="left")],
         "random_state": [None, Interval(Integral, 0, None, closed="left")],
         "verbose": ["verbose"],
     }
@@ -69,6 +71,7 @@ class _BaseMLP(BaseEstimator):
         validation_fraction=None,
         device="auto",
         n_jobs=None,
+        max_time=None,
         random_state=None,
         verbose=0,
     ):
@@ -82,6 +85,7 @@ class _BaseMLP(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.device = device
         self.n_jobs = n_jobs
+        self.max_time = max_time
         self.random_state = random_state
         self.verbose = verbose
 
@@ -131,6 +135,8 @@ class _BaseMLP(BaseEstimator):
         if train_split is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 patience=self.patience, monitor="valid_loss", load_best=True)))
+        if self.max_time is not None:
+            callbacks.append(("deadline", _deadline_callback(time.monotonic() + self.max_time)))
         net = getattr(skorch, self._net)(
             module=_make_module,
             module__n_features=X.shape[1],
@@ -188,6 +194,20 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
+def _deadline_callback(deadline):
+    """A skorch callback that ends training after the epoch that passes ``deadline``."""
+    from skorch.callbacks import Callback
+
+    class StopAtDeadline(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if time.monotonic() > deadline:
+                # skorch ends fit quietly on KeyboardInterrupt and still runs on_train_end,
+                # where early stopping restores the best weights.
+                raise KeyboardInterrupt
+
+    return StopAtDeadline()
+
+
 @contextmanager
 def _torch_threads(n_jobs):
     """Run torch with ``n_jobs`` threads (a process-wide setting), restored afterwards."""
@@ -242,6 +262,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
     n_jobs : int, default=None
         torch threads while fitting and predicting; None keeps torch's setting.
+    max_time : float, default=None
+        Seconds of training after which the epoch under way is the last.
     random_state : int, default=None
         Seed of the weights and batches (None means 0: fits are reproducible).
     verbose : int, default=0
@@ -345,6 +367,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
     n_jobs : int, default=None
         torch threads while fitting and predicting; None keeps torch's setting.
+    max_time : float, default=None
+        Seconds of training after which the epoch under way is the last.
     random_state : int, default=None
         Seed of the weights and batches (None means 0).
     verbose : int, default=0

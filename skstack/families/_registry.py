@@ -3,6 +3,8 @@
 Backends are imported only inside the recipes, when a model of that family is fitted.
 """
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -74,6 +76,48 @@ def _catboost_input(frame):
     return frame, {"cat_features": categorical}
 
 
+# ---- training deadlines ---------------------------------------------------------------------
+# Each returns (estimator params, fit kwargs) that stop training at `deadline`
+# (a time.monotonic() value) and keep the rounds trained so far.
+
+
+def _lightgbm_deadline(estimator, deadline):
+    import lightgbm
+
+    def stop_at_deadline(env):
+        if time.monotonic() > deadline:
+            raise lightgbm.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+
+    return {}, {"callbacks": [stop_at_deadline]}
+
+
+def _xgboost_deadline(estimator, deadline):
+    import xgboost
+
+    class StopAtDeadline(xgboost.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            return time.monotonic() > deadline
+
+    callbacks = list(estimator.get_params().get("callbacks") or [])
+    return {"callbacks": callbacks + [StopAtDeadline()]}, {}
+
+
+class _CatBoostDeadline:
+    def __init__(self, deadline):
+        self.deadline = deadline
+
+    def after_iteration(self, info):
+        return time.monotonic() <= self.deadline  # False stops CatBoost
+
+
+def _catboost_deadline(estimator, deadline):
+    return {}, {"callbacks": [_CatBoostDeadline(deadline)]}
+
+
+def _mlp_deadline(estimator, deadline):
+    return {"max_time": max(0.0, deadline - time.monotonic())}, {}
+
+
 # ---- native out-of-fold recipes ------------------------------------------------------------
 
 
@@ -142,14 +186,14 @@ BUILTIN_FAMILIES = [
         name="lightgbm", modules=("lightgbm.",),
         classifier="lightgbm:LGBMClassifier", regressor="lightgbm:LGBMRegressor",
         preprocessing="native", quiet={"verbose": -1}, early_stopping=LIGHTGBM_STOPPING,
-        requires=("lightgbm",),
+        deadline=_lightgbm_deadline, requires=("lightgbm",),
     ),
     Family(
         name="xgboost", modules=("xgboost.",),
         classifier="xgboost:XGBClassifier", regressor="xgboost:XGBRegressor",
         preprocessing="native", quiet={"verbosity": 0, "tree_method": "hist"},
         required={"enable_categorical": True},
-        early_stopping=XGBOOST_STOPPING, requires=("xgboost",),
+        early_stopping=XGBOOST_STOPPING, deadline=_xgboost_deadline, requires=("xgboost",),
     ),
     Family(
         name="catboost", modules=("catboost.",),
@@ -157,7 +201,7 @@ BUILTIN_FAMILIES = [
         preprocessing="native", threads_param="thread_count",
         quiet={"verbose": False, "allow_writing_files": False},
         early_stopping=CATBOOST_STOPPING, to_model_input=_catboost_input,
-        requires=("catboost",),
+        deadline=_catboost_deadline, requires=("catboost",),
     ),
     Family(
         name="random_forest", modules=("sklearn.ensemble",),
@@ -189,7 +233,7 @@ BUILTIN_FAMILIES = [
         name="mlp", modules=("skstack.families._mlp",),
         classifier="skstack.families._mlp:MLPClassifier",
         regressor="skstack.families._mlp:MLPRegressor", preprocessing="onehot",
-        early_stopping=MLP_STOPPING, requires=("torch", "skorch"),
+        early_stopping=MLP_STOPPING, deadline=_mlp_deadline, requires=("torch", "skorch"),
     ),
 ]
 
