@@ -32,6 +32,14 @@ except ImportError:  # the nn extra is not installed
     pass
 
 
+# Families that train in rounds or epochs: early stopping and deadlines apply to them.
+ROUNDED_FAMILIES = [
+    ("lightgbm", "n_estimators"), ("xgboost", "n_estimators"), ("catboost", "iterations"),
+    pytest.param("mlp", "max_epochs", marks=pytest.mark.skipif(
+        "mlp" not in SMALL, reason="the nn extra is not installed")),
+]
+
+
 def mixed_frame(n=240, seed=0):
     """Numbers with NaN, object, pandas string, category and bool columns."""
     rng = np.random.RandomState(seed)
@@ -90,11 +98,7 @@ def test_every_family_in_a_stack_layer():
     assert np.isfinite(layer.transform(frame)).all()
 
 
-@pytest.mark.parametrize("family,rounds_param", [
-    ("lightgbm", "n_estimators"), ("xgboost", "n_estimators"), ("catboost", "iterations"),
-    pytest.param("mlp", "max_epochs", marks=pytest.mark.skipif(
-        "mlp" not in SMALL, reason="the nn extra is not installed")),
-])
+@pytest.mark.parametrize("family,rounds_param", ROUNDED_FAMILIES)
 def test_early_stopping_uses_the_fold_holdout_and_stops(family, rounds_param):
     frame, signal = mixed_frame(n=300)
     y = targets(signal, "binary")
@@ -315,11 +319,7 @@ def test_boosting_families_are_silent(capfd):
     assert out == "" and "[LightGBM]" not in err and "catboost" not in err.lower()
 
 
-@pytest.mark.parametrize("family,rounds_param", [
-    ("lightgbm", "n_estimators"), ("xgboost", "n_estimators"), ("catboost", "iterations"),
-    pytest.param("mlp", "max_epochs", marks=pytest.mark.skipif(
-        "mlp" not in SMALL, reason="the nn extra is not installed")),
-])
+@pytest.mark.parametrize("family,rounds_param", ROUNDED_FAMILIES)
 def test_max_time_stops_training_and_keeps_a_usable_model(family, rounds_param):
     import time
 
