@@ -125,16 +125,23 @@ def predict_aligned(estimator, X, method, n_classes):
         codes = np.asarray(estimator.predict(X), dtype=np.intp)
         return np.eye(n_classes)[codes]
     values = np.asarray(getattr(estimator, method)(X), dtype=np.float64)
-    fold_codes = np.asarray(estimator.classes_, dtype=np.intp)
-    if len(fold_codes) == n_classes:
-        return values
-    if method == "decision_function":
+    if method == "decision_function" and len(estimator.classes_) != n_classes:
         raise ValueError(
-            f"A fold model saw only {len(fold_codes)} of {n_classes} classes; decision values "
-            "cannot be aligned. Use fewer folds or a model with predict_proba."
+            f"A fold model saw only {len(estimator.classes_)} of {n_classes} classes; decision "
+            "values cannot be aligned. Use fewer folds or a model with predict_proba."
         )
+    return align_columns(values, estimator.classes_, n_classes)
+
+
+def align_columns(values, codes, n_classes):
+    """Spread the columns of a model that saw only class ``codes`` over all ``n_classes``.
+
+    A class the model never saw gets probability 0.
+    """
+    if len(codes) == n_classes:
+        return values
     aligned = np.zeros((values.shape[0], n_classes))
-    aligned[:, fold_codes] = values
+    aligned[:, np.asarray(codes, dtype=np.intp)] = values
     return aligned
 
 
@@ -506,11 +513,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             oof = estimator.fit_oof(X, y, **fit_params)
             self.fold_fit_times_ = np.array([perf_counter() - fit_start])
         oof = np.asarray(oof, dtype=np.float64)
-        n_classes = _n_classes(self)
-        if n_classes is not None and oof.shape[1] != n_classes:
-            aligned = np.full((len(oof), n_classes), 0.0)
-            aligned[:, np.asarray(estimator.classes_, dtype=np.intp)] = oof
-            oof = aligned
+        if hasattr(self, "classes_"):
+            oof = align_columns(oof, estimator.classes_, len(self.classes_))
         self.estimators_ = [estimator]
         # Rows the model could not predict out-of-fold (never out of bag) come back as NaN.
         covered = np.flatnonzero(np.isfinite(oof.reshape(len(oof), -1)).all(axis=1))

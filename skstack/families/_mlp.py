@@ -188,11 +188,6 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float32, reset=False)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
-
 
 def _deadline_callback(deadline):
     """A skorch callback that ends training after the epoch that passes ``deadline``."""

@@ -58,6 +58,17 @@ def check_frame(estimator, X, *, reset):
     return X
 
 
+def as_strings(values):
+    """A categorical column as an object Series of ``str`` values, missing ones NaN.
+
+    One spelling for every encoder: ``True``, ``"True"`` and pandas' string dtype all become
+    the same category, whatever the column's dtype was at fit or predict time.
+    """
+    values = values.astype(object)
+    missing = values.isna()
+    return values.map(str).where(~missing, np.nan)
+
+
 def _is_categorical(series):
     return not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
         series.dtype
@@ -123,7 +134,7 @@ class CategoryDtypeEncoder(TransformerMixin, BaseEstimator):
             if isinstance(values.dtype, pd.CategoricalDtype):
                 categories = values.cat.categories
             else:
-                categories = pd.Index(values.dropna().astype(str).unique()).sort_values()
+                categories = pd.Index(as_strings(values).dropna().unique()).sort_values()
             self.categories_[column] = categories
         return self
 
@@ -151,9 +162,8 @@ class CategoryDtypeEncoder(TransformerMixin, BaseEstimator):
             if isinstance(values.dtype, pd.CategoricalDtype):
                 frame[column] = values.cat.set_categories(categories)
                 continue
-            values = values.astype(object).where(values.notna(), None)
-            values = values.map(lambda v: v if v is None else str(v))
-            values = values.where(values.isin(categories), None)  # unseen -> missing
+            values = as_strings(values)
+            values = values.where(values.isin(categories), np.nan)  # unseen -> missing
             frame[column] = pd.Categorical(values, categories=categories)
         return frame
 
@@ -235,8 +245,7 @@ def _strings_as_objects(frame):
     for column in columns:
         values = frame[column]
         if not isinstance(values.dtype, pd.CategoricalDtype):
-            values = values.astype(object).where(values.notna(), np.nan)
-            frame[column] = values.map(lambda v: v if pd.isna(v) else str(v))
+            frame[column] = as_strings(values)
     return frame
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import EarlyStopping, Family, NativeOOF, register_family
+from ._preprocessing import as_strings
 
 __all__ = ["BUILTIN_FAMILIES"]
 
@@ -71,8 +72,7 @@ def _catboost_input(frame):
         return frame, {}
     frame = frame.copy()
     for column in categorical:
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), "__missing__")
-        frame[column] = frame[column].astype(str)
+        frame[column] = as_strings(frame[column]).fillna("__missing__")
     return frame, {"cat_features": categorical}
 
 
