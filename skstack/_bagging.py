@@ -1,5 +1,7 @@
 """K-fold bagging with out-of-fold predictions: :class:`BaggedOOFEstimator` and its fold helpers."""
 
+import math
+import time
 import warnings
 from contextlib import nullcontext
 from copy import copy
@@ -31,6 +33,26 @@ from ._scoring import default_score, resolve_scorer, score_predictions
 __all__ = ["BaggedOOFEstimator"]  # helpers below are shared with StackLayer
 
 _SEED_MAX = np.iinfo(np.int32).max
+
+
+class BudgetExceeded(RuntimeError):
+    """A bag given a deadline projects, after its first fold, that it cannot finish in time."""
+
+
+def with_max_time(template, seconds):
+    """``template``, or a clone whose ``max_time`` (when it has one) is at most ``seconds``.
+
+    Models with a ``max_time`` parameter (:class:`~skstack.families.FamilyModel`) stop
+    training at that point and keep what they trained; others are returned as they are.
+    """
+    params = template.get_params(deep=False)
+    if "max_time" not in params:
+        return template
+    current = params["max_time"]
+    seconds = max(0.0, seconds)
+    return clone(template).set_params(
+        max_time=seconds if current is None else min(current, seconds)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,13 +462,16 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             fit_params["sample_weight"] = sample_weight
         return self._fit_validated(X, y, fit_params, groups)
 
-    def _fit_validated(self, X, y, fit_params, groups, plan=None):
+    def _fit_validated(self, X, y, fit_params, groups, plan=None, deadline=None):
         """Fit validated data: one native-OOF model, or fold models over ``plan``.
 
-        A :class:`StackLayer` passes the plan it shares among its bags.
+        A :class:`StackLayer` passes the plan it shares among its bags. With a ``deadline``
+        (a :func:`time.monotonic` value), models with a ``max_time`` get their share of the
+        time left, and after the first fold the bag raises :class:`BudgetExceeded` if the
+        other folds project past the deadline (the time-budgeted fits of ``skstack.auto``).
         """
         if self._native_oof_applies(groups):
-            return self._fit_native(X, y, fit_params)
+            return self._fit_native(X, y, fit_params, deadline)
         if plan is None:
             plan = make_fold_plan(
                 X,
@@ -458,7 +483,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
                 groups=groups,
                 random_state=self.random_state,
             )
-        return self._fit_plan(X, y, plan, fit_params)
+        return self._fit_plan(X, y, plan, fit_params, deadline)
 
     def _validate_fit_data(self, X, y):
         classifier = is_classifier(self.estimator)
@@ -470,27 +495,59 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             self.classes_ = classes
         return X, y
 
-    def _fit_plan(self, X, y, plan, fit_params):
+    def _fit_plan(self, X, y, plan, fit_params, deadline=None):
         """Fit one model per fold of ``plan`` and assemble their OOF predictions."""
         start = perf_counter()
-        n_classes = _n_classes(self)
         self.oof_method_ = response_method(self.estimator)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(_SEED_MAX, size=len(plan) + 1)
         workers, threads = thread_budget(self.n_jobs, len(plan))
-        results = Parallel(n_jobs=workers, verbose=self.verbose)(
-            delayed(fit_fold)(
-                self.estimator, X, y, train, test, fit_params, seed, threads,
-                self.oof_method_, n_classes,
+        template = self.estimator
+        if deadline is None:
+            results = self._fit_folds(template, X, y, plan, fit_params, seeds, workers, threads)
+        else:
+            # Rounds of parallel folds, plus the refit: each gets an equal share of the time,
+            # less a margin for what max_time does not count (preprocessing, predicting).
+            rounds = math.ceil(len(plan) / workers) + self.refit_full
+            template = with_max_time(template, 0.85 * (deadline - time.monotonic()) / rounds)
+            first_start = time.monotonic()
+            results = self._fit_folds(template, X, y, plan[:1], fit_params, seeds, 1, threads)
+            self._check_projection(
+                time.monotonic() - first_start, rounds - 1, deadline, first_start
             )
-            for (train, test), seed in zip(plan, seeds)
-        )
+            results += self._fit_folds(
+                template, X, y, plan[1:], fit_params, seeds[1:], workers, threads
+            )
         self.estimators_ = [estimator for estimator, _, _ in results]
         self.fold_fit_times_ = np.array([fit_time for _, _, fit_time in results])
         self._set_oof(X, [test for _, test in plan], [pred for _, pred, _ in results])
         if self.refit_full:
-            self.full_estimator_ = self._fit_full(X, y, fit_params, seeds[-1])
+            self.full_estimator_ = self._fit_full(X, y, fit_params, seeds[-1], template)
         return self._finish(y, fit_params, start)
+
+    def _fit_folds(self, template, X, y, plan, fit_params, seeds, workers, threads):
+        n_classes = _n_classes(self)
+        return Parallel(n_jobs=workers, verbose=self.verbose)(
+            delayed(fit_fold)(
+                template, X, y, train, test, fit_params, seed, threads, self.oof_method_,
+                n_classes,
+            )
+            for (train, test), seed in zip(plan, seeds)
+        )
+
+    def _check_projection(self, first_fold_time, rounds_left, deadline, first_start):
+        """Raise :class:`BudgetExceeded` when the remaining rounds project past ``deadline``.
+
+        A little slack (10% of the bag's allowance) keeps models that were cut at their share
+        of the time, and so finish right at the deadline, from being dropped.
+        """
+        projected_end = time.monotonic() + first_fold_time * rounds_left
+        slack = 0.1 * max(0.0, deadline - first_start)
+        if projected_end > deadline + slack:
+            raise BudgetExceeded(
+                f"The first fold took {first_fold_time:.2f} s; the other {rounds_left} rounds "
+                f"would end {projected_end - deadline:.1f} s past the deadline."
+            )
 
     def _native_oof_applies(self, groups):
         """Whether one model with its own OOF predictions replaces the k fold models."""
@@ -501,13 +558,16 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             and hasattr(self.estimator, "fit_oof")
         )
 
-    def _fit_native(self, X, y, fit_params):
+    def _fit_native(self, X, y, fit_params, deadline=None):
         """Fit one model that computes its own OOF predictions (out-of-bag, leave-one-out)."""
         start = perf_counter()
         self.oof_method_ = response_method(self.estimator)
         seed = check_random_state(self.random_state).randint(_SEED_MAX)
         _, threads = thread_budget(self.n_jobs, 1)
-        estimator = _prepare(self.estimator, seed, threads)
+        template = self.estimator
+        if deadline is not None:
+            template = with_max_time(template, 0.9 * (deadline - time.monotonic()))
+        estimator = _prepare(template, seed, threads)
         with _thread_limit(threads):
             fit_start = perf_counter()
             oof = estimator.fit_oof(X, y, **fit_params)
@@ -569,9 +629,9 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             sample_weight=None if sample_weight is None else np.asarray(sample_weight)[mask],
         )
 
-    def _fit_full(self, X, y, fit_params, seed):
+    def _fit_full(self, X, y, fit_params, seed, template=None):
         _, threads = thread_budget(self.n_jobs, 1)
-        estimator = _prepare(self.estimator, seed, threads)
+        estimator = _prepare(self.estimator if template is None else template, seed, threads)
         if hasattr(self.estimator, "full_fit_params"):
             estimator.set_params(**self.estimator.full_fit_params(self.estimators_))
         with _thread_limit(threads):

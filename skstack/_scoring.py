@@ -6,6 +6,9 @@ for its response; :func:`score_predictions` hands it a stand-in that replays the
 predictions, so every scorer works unchanged, ``pos_label`` and response-method logic included.
 """
 
+import copy
+import inspect
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, get_scorer, r2_score
@@ -91,8 +94,29 @@ def score_predictions(scorer, y, values, *, classes=None, response="proba", samp
         replay = _ReplayedRegressor(values)
     else:
         replay = _ReplayedClassifier(values, np.asarray(classes), response)
+        scorer = _with_labels(scorer, classes)
     kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
     return float(scorer(replay, np.empty((len(values), 0)), y, **kwargs))
+
+
+def _with_labels(scorer, classes):
+    """The scorer told every class label, when its metric takes ``labels``.
+
+    A metric such as log loss otherwise cannot score rows that lack a class (a holdout of
+    a small dataset) against probability columns for all of them.
+    """
+    function, kwargs = getattr(scorer, "_score_func", None), getattr(scorer, "_kwargs", None)
+    if function is None or kwargs is None or "labels" in kwargs:
+        return scorer
+    try:
+        takes_labels = "labels" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return scorer
+    if not takes_labels:
+        return scorer
+    scorer = copy.copy(scorer)
+    scorer._kwargs = {**kwargs, "labels": np.asarray(classes)}
+    return scorer
 
 
 def default_score(classifier, y, y_pred, sample_weight=None):

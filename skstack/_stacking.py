@@ -218,7 +218,13 @@ class StackLayer(TransformerMixin, _BaseComposition):
     def _allow_nan(self, active):
         return all(get_tags(est).input_tags.allow_nan for _, est in active)
 
-    def _fit(self, X, y, sample_weight, groups, fit_params):
+    def _fit(self, X, y, sample_weight, groups, fit_params, fit_member=None):
+        """Fit every active model as a bag over one shared fold plan.
+
+        ``fit_member(name, fit)``, when given, runs each model's fit: ``fit(deadline=None)``
+        returns the fitted bag, and ``fit_member`` returns it, or None to leave the model
+        out (how ``skstack.auto`` applies its time budget and skips failing models).
+        """
         active, classifier = self._active()
         X = validate_X(self, X, reset=True, allow_nan=self._allow_nan(active))
         y_model, classes = validate_y(y, classifier=classifier)
@@ -245,7 +251,15 @@ class StackLayer(TransformerMixin, _BaseComposition):
         for name, estimator in active:
             bag = BaggedOOFEstimator(clone(estimator), **bag_params)
             bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
-            bags.append((name, bag._fit_validated(X, y_model, dict(fit_params), groups, plan)))
+
+            def fit(deadline=None, bag=bag):
+                return bag._fit_validated(X, y_model, dict(fit_params), groups, plan, deadline)
+
+            fitted = fit() if fit_member is None else fit_member(name, fit)
+            if fitted is not None:
+                bags.append((name, fitted))
+        if not bags:
+            raise ValueError("No model of the StackLayer was fitted.")
         self.named_estimators_ = Bunch(**dict(bags))
         self.estimators_ = [bag for _, bag in bags]
         self.oof_scores_ = {name: bag.oof_score_ for name, bag in bags}
@@ -301,7 +315,25 @@ class StackLayer(TransformerMixin, _BaseComposition):
             OOF predictions, then the input features when ``passthrough=True``.
         """
         X = self._fit(X, y, sample_weight, groups, fit_params)
+        return self._oof_output(X)
+
+    def _oof_output(self, X):
+        """What :meth:`fit_transform` returns, for the fitted layer and its training ``X``."""
         return self._assemble([bag.oof_pred_ for bag in self.estimators_], X)
+
+    def _keep(self, names):
+        """Prune the fitted layer to the models ``names``; the others become ``"drop"``."""
+        check_is_fitted(self)
+        names = set(names)
+        self.set_params(**{name: "drop" for name, est in self.estimators
+                           if est != "drop" and name not in names})
+        kept = [(name, bag) for name, bag in self.named_estimators_.items() if name in names]
+        self.named_estimators_ = Bunch(**dict(kept))
+        self.estimators_ = [bag for _, bag in kept]
+        self.oof_scores_ = {name: self.oof_scores_[name] for name, _ in kept}
+        self.fit_times_ = {name: self.fit_times_[name] for name, _ in kept}
+        self._prediction_names = self._names_of_predictions([name for name, _ in kept])
+        return self
 
     def transform(self, X):
         """Predictions of new rows: every bag's fold models averaged.

@@ -336,3 +336,24 @@ def test_library_thread_defaults_get_explicit_counts(binary_data):
     # scikit-learn reads None as one job: left alone (and no deprecation warning is raised).
     bag = BaggedOOFEstimator(LogisticRegression(), n_folds=3, n_jobs=2).fit(X, y)
     assert {m.n_jobs for m in bag.estimators_} == {None}
+
+
+def test_deadline_projection_skips_a_bag_that_cannot_finish(binary_data):
+    import time
+
+    from skstack._bagging import BudgetExceeded
+
+    class Slow(DummyClassifier):
+        def fit(self, X, y, sample_weight=None):
+            time.sleep(0.2)
+            return super().fit(X, y)
+
+    X, y = binary_data
+    bag = BaggedOOFEstimator(Slow(), n_folds=5, random_state=0)
+    bag._validate_fit_data(X, y)
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded, match="first fold took"):
+        bag._fit_validated(X, y, {}, None, deadline=time.monotonic() + 0.5)
+    assert time.monotonic() - start < 0.5  # stopped after the first fold
+    fitted = bag._fit_validated(X, y, {}, None, deadline=time.monotonic() + 5)
+    assert len(fitted.estimators_) == 5

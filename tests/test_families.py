@@ -340,3 +340,18 @@ def test_max_time_stops_training_and_keeps_a_usable_model(family, rounds_param):
     model.fit(frame, y)
     assert time.monotonic() - start < 5.0
     assert model.best_rounds_ >= 1
+
+
+def test_forest_max_time_grows_the_same_forest_or_stops_early(binary_data):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = binary_data
+    forest = RandomForestClassifier(n_estimators=40, random_state=0)
+    plain = FamilyModel(forest).fit(X, y)
+    timed = FamilyModel(forest, max_time=60).fit(X, y)
+    # Warm-started growth draws the same trees as one fit.
+    np.testing.assert_allclose(timed.predict_proba(X), plain.predict_proba(X))
+    cut = FamilyModel(forest, max_time=0).fit(X, y)
+    assert len(cut.estimator_.estimators_) == 4  # the first tenth only
+    oof = FamilyModel(forest, max_time=0).fit_oof(X, y)
+    assert oof.shape == (len(y), 2)

@@ -9,6 +9,7 @@ hands it, and the thread setting. Adding a family is adding one :class:`Family` 
 """
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Callable
@@ -27,6 +28,7 @@ from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
+    has_fit_parameter,
     validate_data,
 )
 
@@ -120,6 +122,10 @@ class Family:
         ``deadline(estimator, deadline) -> (params, fit_kwargs)``: how to stop training at
         ``deadline`` (a :func:`time.monotonic` value) keeping what was trained so far, for
         :class:`FamilyModel`'s ``max_time`` (boosting and neural nets).
+    grow : callable, default=None
+        ``grow(estimator, fit, deadline)``: for families without a training callback, train
+        in steps (``fit(estimator)`` fits once more) and stop at ``deadline``, keeping what
+        was trained (forests: warm-started growth, for ``max_time``).
     requires : tuple of str, default=()
         Modules the family needs at fit time (its optional extra); a portfolio leaves the
         family out, with a warning, when one is missing.
@@ -138,7 +144,15 @@ class Family:
     to_model_input: Callable = None
     native_oof: "NativeOOF" = None
     deadline: Callable = None
+    grow: Callable = None
     requires: tuple = ()
+
+    def __reduce__(self):
+        # Recipes are often lambdas, which pickle cannot store: a registered family pickles
+        # as its name and is looked up again on loading.
+        if _FAMILIES.get(self.name) is self:
+            return _registered_family, (self.name,)
+        return super().__reduce__()
 
     def available(self):
         """Whether every module the family needs can be imported."""
@@ -162,6 +176,15 @@ _FAMILIES = {}
 
 GENERIC = Family(name="generic", modules=(), classifier="", regressor="", preprocessing="onehot",
                  threads_param=None)
+
+
+def _registered_family(name):
+    from . import _registry  # noqa: F401  (registers the built-in families)
+
+    if name not in _FAMILIES:
+        raise LookupError(f"Family {name!r} is not registered: register it (register_family) "
+                          "before loading a model that uses it.")
+    return _FAMILIES[name]
 
 
 def register_family(family):
@@ -263,8 +286,8 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
 
     max_time : float, default=None
         Seconds one fit may train: boosting and neural-net families stop at that point and
-        keep the rounds or epochs trained so far. Preprocessing is not counted; families
-        without a deadline recipe (forests, KNN, linear) ignore it.
+        keep the rounds or epochs trained so far, forests the trees grown so far.
+        Preprocessing is not counted; KNN and linear models ignore it.
 
     Attributes
     ----------
@@ -391,15 +414,31 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
                 self.estimator_.set_params(**recipe.set_params(patience))
             kwargs = _merge(kwargs, recipe.fit_kwargs(self._model_input(X_val)[0], y_val,
                                                       patience))
-        if self.max_time is not None and self.family_.deadline is not None:
-            params, deadline_kwargs = self.family_.deadline(
-                self.estimator_, time.monotonic() + self.max_time)
-            self.estimator_.set_params(**params)
-            kwargs = _merge(kwargs, deadline_kwargs)
-        self.estimator_.fit(Xm, y, **kwargs, **fit_params)
+        self._train(Xm, y, kwargs, fit_params)
         if stopping:
             self.best_rounds_ = int(recipe.best_rounds(self.estimator_))
         return self
+
+    def _train(self, Xm, y, kwargs, fit_params):
+        """Fit the configured model, stopping at ``max_time`` where the family can."""
+        family = self.family_
+        if "sample_weight" in fit_params and not has_fit_parameter(self.estimator_,
+                                                                   "sample_weight"):
+            # A portfolio mixes families; one that cannot weight rows still contributes.
+            warnings.warn(f"{type(self.estimator_).__name__} does not support sample_weight: "
+                          "it is fitted without the weights.", UserWarning, stacklevel=2)
+            fit_params = {k: v for k, v in fit_params.items() if k != "sample_weight"}
+        if self.max_time is None or (family.deadline is None and family.grow is None):
+            self.estimator_.fit(Xm, y, **kwargs, **fit_params)
+            return
+        deadline = time.monotonic() + self.max_time
+        if family.deadline is not None:
+            params, deadline_kwargs = family.deadline(self.estimator_, deadline)
+            self.estimator_.set_params(**params)
+            self.estimator_.fit(Xm, y, **_merge(kwargs, deadline_kwargs), **fit_params)
+            return
+        family.grow(self.estimator_, lambda model: model.fit(Xm, y, **kwargs, **fit_params),
+                    deadline)
 
     def fit(self, X, y, **fit_params):
         """Preprocess and fit; with ``early_stopping=True``, early-stop on a holdout.
@@ -508,7 +547,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         recipe = self.family_.native_oof
         self.estimator_.set_params(**recipe.params(self.estimator_))
         Xm, input_kwargs = self._model_input(Xt)
-        self.estimator_.fit(Xm, y, **input_kwargs, **fit_params)
+        self._train(Xm, y, input_kwargs, fit_params)
         return recipe.predict(self.estimator_, Xm, y)
 
     def full_fit_params(self, fold_estimators):

@@ -118,6 +118,29 @@ def _mlp_deadline(estimator, deadline):
     return {"max_time": max(0.0, deadline - time.monotonic())}, {}
 
 
+def _forest_grow(estimator, fit, deadline, steps=10):
+    """Grow the forest a tenth at a time (warm start) until complete or past ``deadline``.
+
+    Warm-started growth draws the same tree seeds as one fit, so a forest that completes
+    equals the one-shot forest. Out-of-bag predictions are computed once, at the end.
+    """
+    import warnings
+
+    target, oob = estimator.n_estimators, estimator.oob_score
+    step = max(1, -(-target // steps))
+    estimator.set_params(warm_start=True, oob_score=False)
+    grown = 0
+    while grown < target and (grown == 0 or time.monotonic() < deadline):
+        grown = min(target, grown + step)
+        fit(estimator.set_params(n_estimators=grown))
+    if oob:
+        estimator.set_params(oob_score=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Warm-start fitting without increasing")
+            fit(estimator)  # computes the OOB predictions only
+    estimator.set_params(warm_start=False)
+
+
 # ---- native out-of-fold recipes ------------------------------------------------------------
 
 
@@ -208,14 +231,14 @@ BUILTIN_FAMILIES = [
         classes=("RandomForestClassifier", "RandomForestRegressor"),
         classifier="sklearn.ensemble:RandomForestClassifier",
         regressor="sklearn.ensemble:RandomForestRegressor", preprocessing="ordinal",
-        native_oof=FOREST_OOB,
+        native_oof=FOREST_OOB, grow=_forest_grow,
     ),
     Family(
         name="extra_trees", modules=("sklearn.ensemble",),
         classes=("ExtraTreesClassifier", "ExtraTreesRegressor"),
         classifier="sklearn.ensemble:ExtraTreesClassifier",
         regressor="sklearn.ensemble:ExtraTreesRegressor", preprocessing="ordinal",
-        native_oof=FOREST_OOB,
+        native_oof=FOREST_OOB, grow=_forest_grow,
     ),
     Family(
         name="knn", modules=("sklearn.neighbors",),
