@@ -3,11 +3,20 @@
 Data flows one way: :class:`StackLayer` bags models over shared folds and outputs their
 out-of-fold predictions, and :class:`GreedyEnsembleSelector` blends the last layer's
 predictions. :class:`BaggedOOFEstimator` is the bag inside every layer, usable on its own.
+:class:`AutoStackClassifier` and :class:`AutoStackRegressor` compose them under presets and a
+time limit.
 """
 
 from ._bagging import BaggedOOFEstimator
 from ._selection import GreedyEnsembleSelector
 from ._stacking import StackLayer
+from .auto import AutoStackClassifier, AutoStackRegressor
 
-__all__ = ["BaggedOOFEstimator", "GreedyEnsembleSelector", "StackLayer"]
+__all__ = [
+    "AutoStackClassifier",
+    "AutoStackRegressor",
+    "BaggedOOFEstimator",
+    "GreedyEnsembleSelector",
+    "StackLayer",
+]
 __version__ = "0.1.0.dev0"

@@ -1,0 +1,76 @@
+"""The time budget of one AutoStack fit: deadlines per level and per model.
+
+How the time is split:
+
+- a **reserve** at the end for the ensemble selection and the bookkeeping after it (5% of the
+  limit, at least 0.5 s and at most 30 s);
+- the rest goes to the **levels** in turn, each getting an equal share of what is left when
+  it starts (a level that finishes early leaves its time to the next);
+- within a level, each **model** in priority order may run until ``allowance`` of the
+  level's remaining time: twice its fair share, and at least a fifth, so that a large
+  portfolio still trains its first models well rather than every model a little;
+- the bag of each model gets its deadline: boosting, forests and networks stop training
+  at their share of it, and a bag whose first fold projects past it is skipped
+  (:class:`~skstack._bagging.BudgetExceeded`).
+
+All times are :func:`time.monotonic` values; a budget without a limit gives no deadlines.
+"""
+
+import math
+import time
+
+__all__ = ["TimeBudget"]
+
+
+class TimeBudget:
+    """Deadlines of one fit that started at ``start`` and may last ``time_limit`` seconds.
+
+    Parameters
+    ----------
+    time_limit : float or None
+        Seconds for the whole fit; None means no limit.
+    start : float, default=None
+        :func:`time.monotonic` value at the start of the fit (default: now).
+    """
+
+    def __init__(self, time_limit, start=None):
+        self.time_limit = time_limit
+        self.start = time.monotonic() if start is None else start
+        self.end = math.inf if time_limit is None else self.start + time_limit
+
+    @property
+    def limited(self):
+        return self.time_limit is not None
+
+    def elapsed(self):
+        return time.monotonic() - self.start
+
+    def remaining(self):
+        return self.end - time.monotonic()
+
+    def reserve(self):
+        """Seconds kept for the ensemble selection and what follows it."""
+        if not self.limited:
+            return 0.0
+        return min(30.0, max(0.5, 0.05 * self.time_limit))
+
+    def level_deadline(self, levels_left):
+        """End of the level starting now: an equal share of the time left before the reserve."""
+        if not self.limited:
+            return None
+        now = time.monotonic()
+        return now + max(0.0, self.end - self.reserve() - now) / max(1, levels_left)
+
+    def model_deadline(self, level_deadline, models_left):
+        """End of the next model's fit, within ``level_deadline``."""
+        if level_deadline is None:
+            return None
+        now = time.monotonic()
+        left = max(0.0, level_deadline - now)
+        allowance = min(left, max(2.0 * left / max(1, models_left), 0.2 * left))
+        return now + allowance
+
+    def exhausted(self, deadline=None):
+        """Whether no useful time is left before ``deadline`` (or the budget's end)."""
+        end = self.end - self.reserve() if deadline is None else deadline
+        return time.monotonic() >= end - 0.01

@@ -1,0 +1,907 @@
+"""AutoGluon's tabular experience as scikit-learn estimators: AutoStackClassifier/Regressor.
+
+The fit composes the public blocks and nothing else: the column encoder, one
+:class:`~skstack.StackLayer` per level over the portfolio, and a
+:class:`~skstack.GreedyEnsembleSelector`; ``pipeline_`` is the fitted
+:class:`~sklearn.pipeline.Pipeline` of them. What the blocks do not know, and this module
+adds, is the time budget (:mod:`._budget`), the presets (:mod:`.presets`), skipping models
+that fail or cannot finish, the stacked-overfitting check, and the record of it all
+(:mod:`._report`).
+"""
+
+import math
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+
+from .._bagging import BudgetExceeded
+from .._scoring import resolve_scorer
+from .._selection import GreedyEnsembleSelector
+from .._stacking import StackLayer, stack_columns
+from ..encoders import make_modality_encoder
+from ..families import build_estimators, family_of
+from ..families.portfolios import PortfolioEntry
+from ._budget import TimeBudget
+from ._report import ModelRecord, leaderboard_frame, plot_leaderboard
+from .presets import PRESETS, resolve_preset
+
+__all__ = ["AutoStackClassifier", "AutoStackRegressor"]
+
+_SEED_MAX = np.iinfo(np.int32).max
+_DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_mean_squared_error"}
+# The stacked-overfitting check may use this share of the time limit.
+_CHECK_SHARE = 0.1
+
+
+def holdout_plan(y, *, classifier, fraction, random_state):
+    """One train/validation split, stratified for classifiers; None when it cannot be made.
+
+    The validation part is ``fraction`` of the rows, at least one row (one per class for
+    classifiers) and at most 2,500 rows. For classifiers, both parts must hold every class:
+    too few rows of a class give None, and the caller bags instead.
+    """
+    n_samples = len(y)
+    n_val = max(1, round(fraction * n_samples))
+    if not classifier:
+        n_val = int(min(n_val, 2500, n_samples - 1))
+        return list(ShuffleSplit(1, test_size=n_val, random_state=random_state).split(y))
+    classes, counts = np.unique(y, return_counts=True)
+    n_val = int(min(max(n_val, len(classes)), 2500, n_samples - len(classes)))
+    if counts.min() < 2 or n_val < len(classes):
+        return None
+    splitter = StratifiedShuffleSplit(1, test_size=n_val, random_state=random_state)
+    plan = list(splitter.split(np.zeros(n_samples), y))
+    # Proportional allocation can still leave a class out of a tiny validation part.
+    if any(len(np.unique(y[rows])) < len(classes) for rows in plan[0]):
+        return None
+    return plan
+
+
+class _Interrupted(Exception):
+    """Raised inside the fit when Ctrl-C asked it to stop; the fit keeps what finished."""
+
+
+class _BaseAutoStack(BaseEstimator):
+    """Shared fit of :class:`AutoStackClassifier` and :class:`AutoStackRegressor`."""
+
+    _task = None  # "classification" or "regression"
+
+    _parameter_constraints: dict = {
+        "presets": [StrOptions(set(PRESETS))],
+        "time_limit": [None, Interval(Real, 0, None, closed="neither")],
+        "scoring": [None, str, callable],
+        "portfolio": [None, list],
+        "excluded_families": [None, list, tuple],
+        "n_folds": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "n_stack_levels": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+        "passthrough": ["boolean"],
+        "refit_full": [StrOptions({"auto"}), "boolean"],
+        "dynamic_stacking": ["boolean"],
+        "holdout_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iterations": [Interval(Integral, 1, None, closed="left")],
+        "prune": ["boolean"],
+        "random_state": ["random_state"],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        presets="medium_quality",
+        time_limit=None,
+        scoring=None,
+        portfolio=None,
+        excluded_families=None,
+        n_folds="auto",
+        n_repeats=1,
+        n_stack_levels="auto",
+        passthrough=True,
+        refit_full="auto",
+        dynamic_stacking=True,
+        holdout_fraction=0.1,
+        n_iterations=25,
+        prune=True,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.presets = presets
+        self.time_limit = time_limit
+        self.scoring = scoring
+        self.portfolio = portfolio
+        self.excluded_families = excluded_families
+        self.n_folds = n_folds
+        self.n_repeats = n_repeats
+        self.n_stack_levels = n_stack_levels
+        self.passthrough = passthrough
+        self.refit_full = refit_full
+        self.dynamic_stacking = dynamic_stacking
+        self.holdout_fraction = holdout_fraction
+        self.n_iterations = n_iterations
+        self.prune = prune
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # ---- settings ----------------------------------------------------------------------
+
+    def _settings(self, n_samples):
+        """The preset's row for this data, with the explicit parameters laid over it."""
+        settings = resolve_preset(self.presets, n_samples)
+        if self.portfolio is not None:
+            settings["portfolio"] = self.portfolio
+        if self.refit_full != "auto":
+            settings["refit_full"] = self.refit_full
+        if self.n_stack_levels != "auto":
+            settings["n_stack_levels"] = self.n_stack_levels
+        if not settings["bagging"] and settings["n_stack_levels"] > 0:
+            warnings.warn(
+                f"presets={self.presets!r} fits on one holdout split, whose training rows have "
+                "no out-of-fold predictions to stack on: n_stack_levels is set to 0. Use a "
+                "bagged preset to stack.",
+                UserWarning,
+                stacklevel=3,
+            )
+            settings["n_stack_levels"] = 0
+        return settings
+
+    def _scoring(self):
+        return self.scoring if self.scoring is not None else _DEFAULT_SCORING[self._task]
+
+    def _log(self, level, message):
+        if self.verbose >= level:
+            print(f"[skstack {time.monotonic() - self._budget.start:7.1f}s] {message}",
+                  flush=True)
+
+    # ---- fit ---------------------------------------------------------------------------
+
+    def _validate_input(self, X, y, sample_weight):
+        if hasattr(X, "columns"):
+            validate_data(self, X, reset=True, skip_check_array=True)
+        else:
+            X = validate_data(self, X, reset=True, dtype=None, ensure_all_finite="allow-nan")
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
+                             "y is None.")
+        y = _check_y(y, y_numeric=self._task == "regression", estimator=self)
+        check_consistent_length(X, y)
+        if _num_samples(X) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 rows; got "
+                             f"n_samples={_num_samples(X)}.")
+        if self._task == "classification":
+            check_classification_targets(y)
+            if len(np.unique(y)) < 2:
+                raise ValueError("Classifier can't train when only one class is present.")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        return X, y, sample_weight
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, sample_weight=None, groups=None):
+        """Train the portfolio level by level within ``time_limit`` and select the ensemble.
+
+        Ctrl-C stops the training of more models; the fit then ensembles what finished.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training input. Frames may mix numeric, categorical, string, boolean and
+            datetime columns with missing values.
+        y : array-like of shape (n_samples,)
+            Target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights for every model and for the ensemble selection.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels: folds keep every group together.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._budget = TimeBudget(self.time_limit)
+        X, y, sample_weight = self._validate_input(X, y, sample_weight)
+        settings = self._settings(_num_samples(X))
+        self.settings_ = {key: value for key, value in settings.items() if key != "portfolio"}
+        self.records_ = []
+        self.interrupted_ = False
+        self.stacking_check_ = None
+        self._seeds = check_random_state(self.random_state)
+
+        encoder = make_modality_encoder() if hasattr(X, "columns") else "passthrough"
+        Xe = X if encoder == "passthrough" else encoder.fit_transform(X)
+        steps, layers = [("encoder", encoder)], []
+        plan = self._plan(Xe, y, settings, groups)
+        try:
+            self._fit_levels(Xe, y, sample_weight, groups, settings, plan, layers)
+        except KeyboardInterrupt:
+            self._interrupt()
+        if not layers:
+            layers = [self._fallback(Xe, y, sample_weight, groups, plan)]
+        for layer in layers[:-1]:
+            layer.set_params(passthrough=self.passthrough)
+        layers[-1].set_params(passthrough=False)
+        steps += [(f"layer{i}", layer) for i, layer in enumerate(layers, start=1)]
+        selector = self._select(layers[-1], y, sample_weight, plan, settings)
+        self.pipeline_ = Pipeline(steps + [("selector", selector)])
+        self._finish_records(layers, selector)
+        self.fit_time_ = self._budget.elapsed()
+        self._log(1, f"done: {len(layers)} level(s), ensemble score "
+                     f"{selector.ensemble_score_:.4f}, {self.fit_time_:.1f} s")
+        return self
+
+    def _fit_levels(self, X, y, sample_weight, groups, settings, plan, layers):
+        """Fit level after level into ``layers`` until the levels, the time or Ctrl-C end."""
+        features, levels = X, settings["n_stack_levels"] + 1
+        for level in range(1, levels + 1):
+            if self.interrupted_:
+                return
+            if level == 2 and not self._stacking_helps(X, y, layers[0], sample_weight,
+                                                       settings, groups):
+                return
+            layer = self._fit_level(level, levels - level + 1, features, y, sample_weight,
+                                    groups, settings, plan)
+            if layer is None:
+                return
+            layers.append(layer)
+            features = _oof_frame(layer, features)
+
+    def _interrupt(self):
+        if not self.interrupted_:
+            warnings.warn("Fit interrupted: ensembling the models that finished.",
+                          UserWarning, stacklevel=3)
+        self.interrupted_ = True
+
+    def _plan(self, X, y, settings, groups):
+        """The fold plan shared by every level: k-fold (None, each layer draws it) or holdout."""
+        if settings["bagging"]:
+            return None
+        plan = holdout_plan(y, classifier=self._task == "classification",
+                            fraction=self.holdout_fraction,
+                            random_state=self._seeds.randint(_SEED_MAX))
+        if plan is None:
+            warnings.warn("Too few rows of some class for a holdout split that holds every "
+                          "class: bagging over k folds instead.", UserWarning, stacklevel=3)
+            settings["bagging"] = self.settings_["bagging"] = True
+        return plan
+
+    def _layer(self, estimators, settings, plan, seed):
+        layer = StackLayer(
+            estimators,
+            n_folds=self.n_folds,
+            n_repeats=self.n_repeats,
+            cv=plan,
+            passthrough=self.passthrough,
+            scoring=self._scoring(),
+            refit_full=settings["refit_full"],
+            n_jobs=self.n_jobs,
+            random_state=seed,
+        )
+        return layer.set_output(transform="pandas")
+
+    def _estimators(self, settings, level=1):
+        """The portfolio's models; above level 1 their names say the level (``lightgbm_l2``),
+        so that their prediction columns never clash with the ones they stack on."""
+        estimators = build_estimators(settings["portfolio"], task=self._task,
+                                      excluded_families=self.excluded_families or ())
+        if level == 1:
+            return estimators
+        return [(f"{name}_l{level}", estimator) for name, estimator in estimators]
+
+    def _fit_layer(self, layer, X, y, sample_weight, groups, fit_member):
+        with warnings.catch_warnings():
+            if layer.cv is not None:  # holdout: the training rows are never held out
+                warnings.filterwarnings("ignore", ".*training rows were never held out")
+            layer._fit(X, y, sample_weight, groups, {}, fit_member=fit_member)
+        return layer
+
+    def _fit_level(self, level, levels_left, X, y, sample_weight, groups, settings, plan):
+        """Fit one level's portfolio under the budget; None when no model finished."""
+        estimators = self._estimators(settings, level)
+        level_deadline = self._budget.level_deadline(levels_left)
+        self._log(1, f"level {level}: {len(estimators)} models"
+                     + ("" if level_deadline is None else
+                        f", {level_deadline - time.monotonic():.1f} s"))
+        layer = self._layer(estimators, settings, plan, self._seeds.randint(_SEED_MAX))
+        trainer = _Trainer(self, level, level_deadline, [name for name, _ in estimators])
+        try:
+            return self._fit_layer(layer, X, y, sample_weight, groups, trainer)
+        except ValueError as error:
+            if "No model of the StackLayer was fitted" in str(error):
+                return None
+            raise
+
+    def _fallback(self, X, y, sample_weight, groups, plan):
+        """A fast linear model when no portfolio model finished in time."""
+        warnings.warn(
+            "No model of the portfolio finished within time_limit="
+            f"{self.time_limit}; fitting a fast linear model instead. Raise time_limit for a "
+            "real ensemble.",
+            UserWarning,
+            stacklevel=3,
+        )
+        settings = {"portfolio": [PortfolioEntry("linear", name="fallback_linear")],
+                    "refit_full": False}
+        layer = self._layer(build_estimators(settings["portfolio"], task=self._task),
+                            settings, plan, self._seeds.randint(_SEED_MAX))
+        trainer = _Trainer(self, 1, None, ["fallback_linear"], fallback=True)
+        return self._fit_layer(layer, X, y, sample_weight, groups, trainer)
+
+    # ---- stacked-overfitting check -------------------------------------------------------
+
+    def _stacking_helps(self, X, y, first, sample_weight, settings, groups):
+        """Whether a second level beats the first on rows that neither level saw.
+
+        AutoGluon's dynamic stacking refits the whole stack on a holdout split (a quarter of
+        the time). Here only the best first-level models that fit in a tenth of the time
+        limit are refitted, on 8/9 of the rows, as a small two-level stack; both levels'
+        ensembles then score the held-out ninth, and stacking is kept only when the second
+        level scores higher.
+        """
+        if not self.dynamic_stacking:
+            self.stacking_check_ = {"decision": "stack", "reason": "dynamic_stacking=False"}
+            return True
+        if self.interrupted_:
+            return False
+        candidates = self._check_candidates(first)
+        if not candidates:
+            self.stacking_check_ = {"decision": "no stacking",
+                                    "reason": "no time to check that stacking helps"}
+            self._log(1, "stacking check: no time, not stacking")
+            return False
+        seed = self._seeds.randint(_SEED_MAX)
+        split = holdout_plan(y, classifier=self._task == "classification", fraction=1 / 9,
+                             random_state=seed)
+        if split is None:
+            self.stacking_check_ = {"decision": "no stacking",
+                                    "reason": "too few rows of some class to check"}
+            return False
+        fit_rows, check_rows = split[0]
+        X_fit, y_fit, w_fit = pick(X, fit_rows), pick(y, fit_rows), pick(sample_weight, fit_rows)
+        deadline = time.monotonic() + self._check_time()
+        estimators = [(name, first.named_estimators[name]) for name in candidates]
+        member = _DeadlineMember(self, deadline)
+        check_settings = dict(settings, refit_full=False)
+        try:
+            level1 = self._fit_layer(self._layer(estimators, check_settings, None, seed),
+                                     X_fit, y_fit, w_fit, pick(groups, fit_rows), member)
+            stacked = _oof_frame(level1, X_fit)
+            level2 = self._layer([(f"{name}_l2", est) for name, est in estimators],
+                                 check_settings, None, seed + 1).set_params(passthrough=False)
+            self._fit_layer(level2, stacked, y_fit, w_fit, pick(groups, fit_rows), member)
+        except (_Interrupted, BudgetExceeded, ValueError) as error:
+            self.stacking_check_ = {"decision": "no stacking",
+                                    "reason": f"the check could not finish: {error}"}
+            return False
+        X_check, y_check = pick(X, check_rows), pick(y, check_rows)
+        w_check = pick(sample_weight, check_rows)
+        stacked_check = level1.transform(X_check)
+        level1.set_params(passthrough=False)
+        first_score = self._check_score(level1, y_fit, w_fit, level1.transform(X_check),
+                                        y_check, w_check)
+        second_score = self._check_score(level2, y_fit, w_fit, level2.transform(stacked_check),
+                                         y_check, w_check)
+        helps = second_score > first_score
+        self.stacking_check_ = {
+            "decision": "stack" if helps else "no stacking",
+            "models": candidates,
+            "level1_score": first_score,
+            "level2_score": second_score,
+            "check_rows": len(check_rows),
+        }
+        self._log(1, f"stacking check on {len(check_rows)} held-out rows: level 1 "
+                     f"{first_score:.4f}, level 2 {second_score:.4f} -> "
+                     f"{self.stacking_check_['decision']}")
+        return helps
+
+    def _check_time(self):
+        if not self._budget.limited:
+            return math.inf
+        level_share = (self._budget.remaining() - self._budget.reserve()) / 2
+        return max(0.0, min(_CHECK_SHARE * self.time_limit, level_share))
+
+    def _check_candidates(self, first):
+        """The best first-level models whose refit (two levels on 8/9 of the rows) fits."""
+        allowed = self._check_time()
+        ranked = sorted(first.oof_scores_, key=lambda name: -first.oof_scores_[name])
+        chosen, cost = [], 0.0
+        for name in ranked[:3]:
+            # Two levels, each on 8/9 of the rows: about 1.8 times the model's own bag.
+            model_cost = 1.8 * first.fit_times_[name]
+            if cost + model_cost <= allowed:
+                chosen.append(name)
+                cost += model_cost
+        return chosen
+
+    def _check_score(self, layer, y, sample_weight, check_features, y_check, w_check):
+        """Holdout score of the ensemble selected on ``layer``'s OOF predictions."""
+        selector = self._selector().fit(_predictions(layer), y, sample_weight=sample_weight)
+        scorer = resolve_scorer(self._scoring(), None)
+        if w_check is None:
+            return scorer(selector, check_features, y_check)
+        return scorer(selector, check_features, y_check, sample_weight=w_check)
+
+    # ---- ensemble ------------------------------------------------------------------------
+
+    def _selector(self):
+        return GreedyEnsembleSelector(
+            task=self._task,
+            scoring=self._scoring(),
+            n_iterations=self.n_iterations,
+            random_state=self._seeds.randint(_SEED_MAX),
+        )
+
+    def _select(self, layer, y, sample_weight, plan, settings):
+        """Caruana selection on the last level's OOF predictions, then pruning."""
+        rows = slice(None) if plan is None else plan[0][1]
+        features = _predictions(layer)
+        features, y_sel = features.iloc[rows], y[rows]
+        w_sel = None if sample_weight is None else sample_weight[rows]
+        selector = self._selector().fit(features, y_sel, sample_weight=w_sel)
+        used = [name for name, weight in selector.weights_.items() if weight > 0]
+        if self.prune and len(used) < len(layer.estimators_):
+            # Refit on the used models only: greedy selection picks the same counts among
+            # them, and the pipeline then predicts with those models alone.
+            layer._keep(used)
+            columns = layer.get_feature_names_out()
+            selector = self._selector().fit(features[columns], y_sel, sample_weight=w_sel)
+        return selector
+
+    def _finish_records(self, layers, selector):
+        weights = selector.weights_
+        last = len(layers)
+        for record in self.records_:
+            if record.level == last and record.status == "ok":
+                record.weight = weights.get(record.name, 0.0)
+        self.ensemble_score_ = selector.ensemble_score_
+
+    # ---- prediction and inspection -------------------------------------------------------
+
+    def predict(self, X):
+        """Predict with the fitted ensemble.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input rows, with the columns seen at fit.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels or values.
+        """
+        check_is_fitted(self)
+        return self.pipeline_.predict(self._check_predict_input(X))
+
+    def _check_predict_input(self, X):
+        if hasattr(X, "columns"):
+            validate_data(self, X, reset=False, skip_check_array=True)
+            return X
+        return validate_data(self, X, reset=False, dtype=None, ensure_all_finite="allow-nan")
+
+    def leaderboard(self, X=None, y=None):
+        """One row per model: family, level, scores, times, ensemble weight, status.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features), default=None
+            Test rows; with ``y``, adds each kept model's ``test_score`` and every kept
+            model's ``predict_time_per_row``.
+        y : array-like of shape (n_samples,), default=None
+            Test targets.
+
+        Returns
+        -------
+        leaderboard : DataFrame
+            Sorted by test score when given, else by OOF score. Scores follow scikit-learn's
+            "greater is better" convention of ``scoring``; failed and skipped models have a
+            ``status`` saying why.
+        """
+        check_is_fitted(self)
+        return leaderboard_frame(self, X, y)
+
+    def plot_leaderboard(self, ax=None):
+        """Bar chart of the models' OOF scores, ensemble members highlighted (matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when None.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            The axes drawn on.
+        """
+        check_is_fitted(self)
+        return plot_leaderboard(self, ax)
+
+    def fit_summary(self):
+        """What the fit did: settings, time, models trained, skipped and failed, ensemble.
+
+        Returns
+        -------
+        summary : dict
+            ``presets``, ``settings``, ``time_limit``, ``fit_time``, ``n_levels``,
+            ``models`` (counts by status), ``stacking_check``, ``ensemble_weights``,
+            ``ensemble_score``, ``interrupted``.
+        """
+        check_is_fitted(self)
+        statuses = {}
+        for record in self.records_:
+            key = record.status.split(":")[0]
+            statuses[key] = statuses.get(key, 0) + 1
+        return {
+            "presets": self.presets,
+            "settings": dict(self.settings_),
+            "time_limit": self.time_limit,
+            "fit_time": self.fit_time_,
+            "n_levels": sum(1 for name, _ in self.pipeline_.steps if name.startswith("layer")),
+            "models": statuses,
+            "stacking_check": self.stacking_check_,
+            "ensemble_weights": dict(self.pipeline_[-1].weights_),
+            "ensemble_score": self.ensemble_score_,
+            "interrupted": self.interrupted_,
+        }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        return tags
+
+
+class _Trainer:
+    """The ``fit_member`` of one level: deadlines, skips, failures and the records."""
+
+    def __init__(self, auto, level, level_deadline, names, fallback=False):
+        self.auto = auto
+        self.level = level
+        self.level_deadline = level_deadline
+        self.left = len(names)
+        self.fallback = fallback  # the last resort: no deadline, errors raise
+
+    def __call__(self, name, fit):
+        auto, budget = self.auto, self.auto._budget
+        self.left -= 1
+        record = ModelRecord(name=name, level=self.level)
+        auto.records_.append(record)
+        if auto.interrupted_:
+            record.status = "skipped: interrupted"
+            return None
+        if not self.fallback and budget.limited and budget.exhausted(self.level_deadline):
+            record.status = "skipped: no time left"
+            return None
+        deadline = budget.model_deadline(self.level_deadline, self.left + 1)
+        start = time.monotonic()
+        try:
+            bag = fit(deadline)
+        except KeyboardInterrupt:
+            auto._interrupt()
+            record.status = "skipped: interrupted"
+            return None
+        except BudgetExceeded as error:
+            record.status = f"skipped: {error}"
+            record.fit_time = time.monotonic() - start
+            auto._log(2, f"  {name}: skipped ({error})")
+            return None
+        except Exception as error:
+            if self.fallback:
+                raise
+            record.status = f"failed: {type(error).__name__}: {error}"
+            record.fit_time = time.monotonic() - start
+            auto._log(1, f"  {name}: failed ({type(error).__name__}: {error})")
+            warnings.warn(f"Model {name!r} failed and is left out: "
+                          f"{type(error).__name__}: {error}", UserWarning, stacklevel=2)
+            return None
+        record.status = "ok"
+        record.family = _family_name(bag.estimator)
+        record.oof_score = bag.oof_score_
+        record.fit_time = bag.fit_time_
+        auto._log(1, f"  {name}: OOF {bag.oof_score_:.4f} in {bag.fit_time_:.1f} s")
+        return bag
+
+
+def pick(data, rows):
+    """Rows of ``data`` (None stays None)."""
+    return None if data is None else _safe_indexing(data, rows)
+
+
+def _oof_frame(layer, X):
+    """The layer's training output as a named frame, as its ``transform`` gives new rows."""
+    out = layer._oof_output(X)
+    if hasattr(out, "columns"):
+        return out
+    index = X.index if hasattr(X, "index") else None
+    return pd.DataFrame(out, columns=layer.get_feature_names_out(), index=index)
+
+
+def _predictions(layer):
+    """The OOF prediction columns of a fitted layer, without passthrough, as a named frame."""
+    n_classes = len(layer.classes_) if hasattr(layer, "classes_") else 0
+    values = np.hstack([stack_columns(bag.oof_pred_, n_classes) for bag in layer.estimators_])
+    names = layer._names_of_predictions(list(layer.named_estimators_))
+    return pd.DataFrame(values, columns=names)
+
+
+def _family_name(model):
+    """The family of a portfolio model (a FamilyModel), or the class name of another."""
+    inner = getattr(model, "estimator", model)
+    family = family_of(inner).name
+    return type(inner).__name__ if family == "generic" else family
+
+
+class _DeadlineMember:
+    """``fit_member`` of the stacking check: one deadline for all, any problem aborts."""
+
+    def __init__(self, auto, deadline):
+        self.auto = auto
+        self.deadline = None if math.isinf(deadline) else deadline
+
+    def __call__(self, name, fit):
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise BudgetExceeded("the stacking check ran out of time")
+        try:
+            return fit(self.deadline)
+        except KeyboardInterrupt:
+            self.auto._interrupt()
+            raise _Interrupted from None
+
+
+class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
+    """Bagged, stacked ensembles of a model portfolio under a time limit: a classifier.
+
+    AutoGluon's recipe as one scikit-learn estimator. The fit trains a portfolio of model
+    configurations (LightGBM, CatBoost, XGBoost, forests, KNN, linear models, a neural
+    net) in priority order, each bagged with k-fold out-of-fold predictions; optionally
+    stacks another level on those predictions when a held-out check shows it helps; and
+    finishes with Caruana's greedy ensemble selection. All within ``time_limit``: models
+    that cannot finish are skipped, and whatever finished is ensembled. The result,
+    ``pipeline_``, is an ordinary fitted :class:`~sklearn.pipeline.Pipeline` of skstack's
+    blocks.
+
+    Read more in the :ref:`User Guide <auto>`.
+
+    Parameters
+    ----------
+    presets : {"medium_quality", "good_quality", "high_quality", "best_quality"}, \
+            default="medium_quality"
+        The quality level, a row of :data:`skstack.auto.PRESETS`: holdout or bagging, stack
+        levels, portfolio, refit. The parameters below override it where set.
+
+    time_limit : float, default=None
+        Seconds the whole fit may take; None means no limit. The fit returns within it
+        (up to a small overshoot of a model that cannot be interrupted).
+
+    scoring : str or callable, default=None
+        Scorer of the OOF scores, the stacking check and the ensemble selection (any
+        scikit-learn scorer name or object). None means ``"neg_log_loss"``.
+
+    portfolio : list of PortfolioEntry, default=None
+        Model configurations; None takes the preset's (:data:`skstack.families.DEFAULT`
+        or :data:`skstack.families.LARGE`).
+
+    excluded_families : list of str, default=None
+        Families to leave out, e.g. ``["catboost", "mlp"]``.
+
+    n_folds : int or "auto", default="auto"
+        Folds of the bagged presets; ``"auto"`` is ``min(8, max(5, n_samples // 10))``.
+
+    n_repeats : int, default=1
+        k-fold repeats of the bagged presets.
+
+    n_stack_levels : int or "auto", default="auto"
+        Levels stacked above the base models; ``"auto"`` takes the preset's.
+
+    passthrough : bool, default=True
+        Give stacked levels the input features next to the predictions below them.
+
+    refit_full : bool or "auto", default="auto"
+        Refit every model on all rows so that it predicts with one model instead of the
+        fold average; ``"auto"`` takes the preset's.
+
+    dynamic_stacking : bool, default=True
+        Check on held-out rows that a second level helps before fitting it.
+
+    holdout_fraction : float, default=0.1
+        Validation share of the holdout preset (``medium_quality``).
+
+    n_iterations : int, default=25
+        Greedy ensemble selection steps.
+
+    prune : bool, default=True
+        Drop the last level's models that the ensemble does not use, so they cost nothing
+        at predict time (their rows stay in the leaderboard).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds, the models and the selection.
+
+    n_jobs : int, default=None
+        Folds fitted in parallel; each gets its share of the CPUs.
+
+    verbose : int, default=0
+        0 is silent, 1 reports levels and models, 2 also the skipped ones.
+
+    Attributes
+    ----------
+    pipeline_ : Pipeline
+        The fitted encoder, stack levels and selector.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    records_ : list of ModelRecord
+        One record per model the fit tried (see :meth:`leaderboard`).
+
+    settings_ : dict
+        The settings the fit used (preset row and overrides).
+
+    stacking_check_ : dict or None
+        The stacked-overfitting check: decision, scores of both levels, models used.
+
+    ensemble_score_ : float
+        Score of the ensemble on the OOF (or holdout) predictions.
+
+    interrupted_ : bool
+        Whether Ctrl-C stopped the training early.
+
+    fit_time_ : float
+        Seconds the fit took.
+
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Names of features seen during :meth:`fit`, when they are all strings.
+
+    See Also
+    --------
+    AutoStackRegressor : The same for regression.
+    skstack.StackLayer : One level of the stack.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from skstack.auto import AutoStackClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    >>> clf = AutoStackClassifier(excluded_families=["catboost", "mlp"], time_limit=60,
+    ...                           random_state=0).fit(X, y)
+    >>> clf.predict_proba(X.iloc[:2]).shape
+    (2, 2)
+    >>> list(clf.pipeline_.named_steps)[-1]
+    'selector'
+    """
+
+    _task = "classification"
+
+    @property
+    def classes_(self):
+        """Class labels."""
+        return self.pipeline_[-1].classes_
+
+    def predict_proba(self, X):
+        """Class probabilities of the ensemble.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.pipeline_.predict_proba(self._check_predict_input(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
+    """Bagged, stacked ensembles of a model portfolio under a time limit: a regressor.
+
+    The regression twin of :class:`AutoStackClassifier`; see it for the parameters. The
+    default ``scoring`` is ``"neg_root_mean_squared_error"``.
+
+    Read more in the :ref:`User Guide <auto>`.
+
+    Parameters
+    ----------
+    presets : {"medium_quality", "good_quality", "high_quality", "best_quality"}, \
+            default="medium_quality"
+        The quality level (a row of :data:`skstack.auto.PRESETS`).
+    time_limit : float, default=None
+        Seconds the whole fit may take; None means no limit.
+    scoring : str or callable, default=None
+        Scorer of OOF scores, the stacking check and the selection.
+    portfolio : list of PortfolioEntry, default=None
+        Model configurations; None takes the preset's.
+    excluded_families : list of str, default=None
+        Families to leave out.
+    n_folds : int or "auto", default="auto"
+        Folds of the bagged presets.
+    n_repeats : int, default=1
+        k-fold repeats.
+    n_stack_levels : int or "auto", default="auto"
+        Levels stacked above the base models.
+    passthrough : bool, default=True
+        Give stacked levels the input features too.
+    refit_full : bool or "auto", default="auto"
+        Refit every model on all rows for faster inference.
+    dynamic_stacking : bool, default=True
+        Check that a second level helps before fitting it.
+    holdout_fraction : float, default=0.1
+        Validation share of the holdout preset.
+    n_iterations : int, default=25
+        Greedy ensemble selection steps.
+    prune : bool, default=True
+        Drop unused last-level models.
+    random_state : int, RandomState instance or None, default=None
+        Seeds everything random.
+    n_jobs : int, default=None
+        Folds fitted in parallel.
+    verbose : int, default=0
+        Verbosity.
+
+    Attributes
+    ----------
+    pipeline_ : Pipeline
+        The fitted encoder, stack levels and selector.
+    records_ : list of ModelRecord
+        One record per model tried.
+    settings_ : dict
+        The settings the fit used.
+    stacking_check_ : dict or None
+        The stacked-overfitting check.
+    ensemble_score_ : float
+        Score of the ensemble on the OOF (or holdout) predictions.
+    interrupted_ : bool
+        Whether Ctrl-C stopped the training early.
+    fit_time_ : float
+        Seconds the fit took.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Names of features seen during :meth:`fit`, when they are all strings.
+
+    See Also
+    --------
+    AutoStackClassifier : The same for classification.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skstack.auto import AutoStackRegressor
+    >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+    >>> reg = AutoStackRegressor(excluded_families=["catboost", "mlp"], time_limit=60,
+    ...                          random_state=0).fit(X, y)
+    >>> reg.predict(X.iloc[:3]).shape
+    (3,)
+    """
+
+    _task = "regression"

@@ -1,0 +1,127 @@
+"""What an AutoStack fit did: per-model records, the leaderboard and its plot."""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .._scoring import resolve_scorer
+
+__all__ = ["ModelRecord", "leaderboard_frame", "plot_leaderboard"]
+
+
+@dataclass
+class ModelRecord:
+    """One model the fit tried.
+
+    Parameters
+    ----------
+    name : str
+        Model name in its level.
+    level : int
+        Stack level, from 1.
+    family : str, default=None
+        Model family (``"lightgbm"``...), known once the model fitted.
+    status : str, default="pending"
+        ``"ok"``, or ``"skipped: <why>"`` / ``"failed: <error>"``.
+    oof_score : float, default=nan
+        Score of its out-of-fold (or holdout) predictions.
+    fit_time : float, default=nan
+        Seconds spent fitting its bag.
+    weight : float, default=nan
+        Ensemble weight (last level only).
+    """
+
+    name: str
+    level: int
+    family: str = None
+    status: str = "pending"
+    oof_score: float = np.nan
+    fit_time: float = np.nan
+    weight: float = np.nan
+
+
+def _kept_models(auto):
+    """``{(level, name): (bag, layer index)}`` of the models the pipeline still holds."""
+    kept = {}
+    for index, (step, layer) in enumerate(auto.pipeline_.steps):
+        if step.startswith("layer"):
+            level = int(step[len("layer"):])
+            for name, bag in layer.named_estimators_.items():
+                kept[(level, name)] = (bag, index)
+    return kept
+
+
+def _test_columns(auto, X, y):
+    """Test score and predict time per row of every kept model, and of the ensemble."""
+    scorer = resolve_scorer(auto._scoring(), None)
+    pipeline = auto.pipeline_
+    inputs = [X]
+    for _, step in pipeline.steps[:-1]:  # the input of every step, for its models
+        inputs.append(inputs[-1] if step == "passthrough" else step.transform(inputs[-1]))
+    n_rows = max(1, len(y))
+    scores, times = {}, {}
+    for key, (bag, index) in _kept_models(auto).items():
+        start = time.perf_counter()
+        scores[key] = scorer(bag, inputs[index], y)
+        times[key] = (time.perf_counter() - start) / n_rows
+    start = time.perf_counter()
+    ensemble_score = scorer(auto, X, y)
+    ensemble_time = (time.perf_counter() - start) / n_rows
+    return scores, times, ensemble_score, ensemble_time
+
+
+def leaderboard_frame(auto, X=None, y=None):
+    """The leaderboard of a fitted AutoStack estimator as a DataFrame (see its method)."""
+    rows = [
+        {"model": r.name, "family": r.family, "level": r.level, "oof_score": r.oof_score,
+         "fit_time": r.fit_time, "weight": r.weight, "status": r.status}
+        for r in auto.records_
+    ]
+    levels = max((r.level for r in auto.records_), default=0)
+    rows.append({"model": "ensemble", "family": "ensemble", "level": levels + 1,
+                 "oof_score": auto.ensemble_score_, "fit_time": auto.fit_time_,
+                 "weight": np.nan, "status": "ok"})
+    frame = pd.DataFrame(rows)
+    frame["weight"] = frame["weight"].astype(float)
+    sort_by = "oof_score"
+    if X is not None and y is not None:
+        y = np.asarray(y)
+        scores, times, ensemble_score, ensemble_time = _test_columns(auto, X, y)
+        keys = list(zip(frame["level"], frame["model"]))
+        frame["test_score"] = [scores.get(key, np.nan) for key in keys]
+        frame["predict_time_per_row"] = [times.get(key, np.nan) for key in keys]
+        last = frame.index[-1]
+        frame.loc[last, "test_score"] = ensemble_score
+        frame.loc[last, "predict_time_per_row"] = ensemble_time
+        sort_by = "test_score"
+    return frame.sort_values(sort_by, ascending=False, na_position="last",
+                             kind="stable").reset_index(drop=True)
+
+
+def plot_leaderboard(auto, ax=None):
+    """Horizontal bars of the OOF scores; ensemble members dark, with their weights."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("plot_leaderboard needs matplotlib: pip install matplotlib") from error
+    board = leaderboard_frame(auto)
+    board = board[board["status"] == "ok"].iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.3 * len(board) + 1.5))
+    used = board["weight"].fillna(0) > 0
+    colors = np.where(used, "tab:blue", "lightgray")
+    colors[board["model"].to_numpy() == "ensemble"] = "tab:orange"
+    labels = [f"L{level} {model}" for level, model in zip(board["level"], board["model"])]
+    ax.barh(labels, board["oof_score"], color=colors)
+    for i, weight in enumerate(board["weight"]):
+        if weight > 0:
+            ax.annotate(f"w={weight:.2f}", (board["oof_score"].iloc[i], i), va="center",
+                        xytext=(3, 0), textcoords="offset points", fontsize=8)
+    low, high = board["oof_score"].min(), board["oof_score"].max()
+    pad = 0.05 * (high - low) if high > low else 0.05 * max(1.0, abs(high))
+    ax.set_xlim(low - pad, high + 3 * pad)
+    ax.set_xlabel(f"OOF score ({auto._scoring() if isinstance(auto._scoring(), str) else 'score'})")
+    ax.set_title("skstack leaderboard (blue: in the ensemble)")
+    return ax

@@ -1,0 +1,271 @@
+"""AutoStackClassifier and AutoStackRegressor: presets, budget, failures, inspection."""
+
+import pickle
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.dummy import DummyClassifier
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skstack import (
+    AutoStackClassifier,
+    AutoStackRegressor,
+    GreedyEnsembleSelector,
+    StackLayer,
+)
+from skstack.auto import PRESETS, resolve_preset
+from skstack.auto._budget import TimeBudget
+from skstack.families.portfolios import PortfolioEntry
+
+TINY = [PortfolioEntry("linear", {}, 3),
+        PortfolioEntry("knn", {"n_neighbors": 5}, 2),
+        PortfolioEntry("random_forest", {"n_estimators": 20}, 1)]
+
+
+class Exploding(ClassifierMixin, BaseEstimator):
+    """A model that raises at fit: the AutoStack fit must go on without it."""
+
+    def fit(self, X, y):
+        raise RuntimeError("boom")
+
+    def predict(self, X):  # pragma: no cover - never fitted
+        raise RuntimeError("boom")
+
+
+class Interrupting(DummyClassifier):
+    """Ctrl-C in the middle of the fit."""
+
+    def fit(self, X, y, sample_weight=None):
+        raise KeyboardInterrupt
+
+
+class Slow(DummyClassifier):
+    """A model that cannot be interrupted and takes ``delay`` seconds per fit."""
+
+    def __init__(self, delay=1.0, strategy="prior"):
+        self.delay = delay
+        super().__init__(strategy=strategy)
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(self.delay)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.fixture
+def mixed_frame():
+    rng = np.random.RandomState(0)
+    n = 300
+    X = pd.DataFrame({
+        "num": rng.normal(size=n),
+        "num_nan": np.where(rng.rand(n) < 0.2, np.nan, rng.normal(size=n)),
+        "city": pd.Series(rng.choice(["paris", "rome", None], size=n), dtype="str"),
+        "kind": pd.Categorical(rng.choice(["a", "b", "c"], size=n)),
+        "flag": rng.rand(n) < 0.5,
+        "when": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.randint(0, 500, n), "D"),
+    })
+    X.loc[::17, "when"] = pd.NaT
+    logit = X["num"] + (X["city"] == "rome") * 1.5 + X["flag"] - (X["when"].dt.month > 6)
+    y = np.where(logit + rng.normal(scale=0.5, size=n) > 0.5, "yes", "no")
+    return X, y
+
+
+def test_presets_table_and_resolution():
+    assert list(PRESETS) == ["medium_quality", "good_quality", "high_quality", "best_quality"]
+    assert not PRESETS["medium_quality"].bagging
+    assert PRESETS["best_quality"].portfolio is not PRESETS["high_quality"].portfolio
+    assert resolve_preset("best_quality", 749)["n_stack_levels"] == 0
+    assert resolve_preset("best_quality", 750)["n_stack_levels"] == 1
+    with pytest.raises(ValueError, match="Unknown preset"):
+        resolve_preset("ultra", 10)
+
+
+def test_fit_returns_an_ordinary_pipeline(mixed_frame):
+    X, y = mixed_frame
+    clf = AutoStackClassifier(portfolio=TINY, random_state=0).fit(X, y)
+    assert isinstance(clf.pipeline_, Pipeline)
+    assert list(clf.pipeline_.named_steps) == ["encoder", "layer1", "selector"]
+    assert isinstance(clf.pipeline_["layer1"], StackLayer)
+    assert isinstance(clf.pipeline_["selector"], GreedyEnsembleSelector)
+    np.testing.assert_array_equal(clf.predict(X), clf.pipeline_.predict(X))
+    np.testing.assert_allclose(clf.predict_proba(X), clf.pipeline_.predict_proba(X))
+    assert set(clf.classes_) == {"no", "yes"}
+    assert clf.score(X, y) > 0.7
+    # Datetime columns became numbers; unseen categories and NaN at predict do not crash.
+    X_new = X.head(5).copy()
+    X_new["city"] = ["tokyo", None, "rome", "paris", "lima"]
+    assert clf.predict_proba(X_new).shape == (5, 2)
+
+
+def test_medium_quality_selects_on_the_holdout_rows_only(mixed_frame):
+    X, y = mixed_frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "never held out" warning for the holdout
+        clf = AutoStackClassifier(portfolio=TINY, random_state=0).fit(X, y)
+    layer = clf.pipeline_["layer1"]
+    bag = layer.estimators_[0]
+    assert len(bag.estimators_) == 1  # one holdout model, no bagging
+    assert bag.oof_mask_.sum() == round(0.1 * len(y))
+    assert clf.settings_ == {"bagging": False, "n_stack_levels": 0, "refit_full": False}
+
+
+def test_bagged_preset_refits_and_prunes(mixed_frame):
+    X, y = mixed_frame
+    clf = AutoStackClassifier(presets="good_quality", portfolio=TINY, n_folds=3,
+                              random_state=0).fit(X, y)
+    layer = clf.pipeline_["layer1"]
+    weights = clf.pipeline_["selector"].weights_
+    assert all(weight > 0 for weight in weights.values())  # unused models were pruned
+    assert set(weights) == set(layer.named_estimators_)
+    assert all(bag.refit_full and hasattr(bag, "full_estimator_") for bag in layer.estimators_)
+    board = clf.leaderboard()
+    assert set(board["model"]) == {"linear", "knn", "random_forest", "ensemble"}
+    # Pruning keeps the selection: the same weights as selecting without pruning.
+    unpruned = clone(clf).set_params(prune=False).fit(X, y)
+    kept = {k: v for k, v in unpruned.pipeline_["selector"].weights_.items() if v > 0}
+    assert kept == pytest.approx(weights)
+
+
+def test_stacking_with_and_without_the_check():
+    X, y = make_classification(n_samples=800, n_features=8, random_state=0)
+    forced = AutoStackClassifier(presets="high_quality", portfolio=TINY, n_folds=3,
+                                 dynamic_stacking=False, random_state=0).fit(X, y)
+    assert list(forced.pipeline_.named_steps) == ["encoder", "layer1", "layer2", "selector"]
+    assert forced.pipeline_["layer1"].passthrough and not forced.pipeline_["layer2"].passthrough
+    assert {r.level for r in forced.records_} == {1, 2}
+    assert any(r.name == "linear_l2" for r in forced.records_)
+    assert forced.predict_proba(X[:3]).shape == (3, 2)
+
+    checked = AutoStackClassifier(presets="high_quality", portfolio=TINY, n_folds=3,
+                                  random_state=0).fit(X, y)
+    check = checked.stacking_check_
+    assert check["decision"] in ("stack", "no stacking")
+    assert check["check_rows"] == round(800 / 9)
+    n_levels = 2 if check["decision"] == "stack" else 1
+    assert checked.fit_summary()["n_levels"] == n_levels
+
+
+def test_a_failing_model_is_recorded_and_skipped(mixed_frame):
+    X, y = mixed_frame
+    portfolio = TINY + [PortfolioEntry(Exploding(), {}, 10, name="exploding")]
+    with pytest.warns(UserWarning, match="'exploding' failed"):
+        clf = AutoStackClassifier(portfolio=portfolio, random_state=0).fit(X, y)
+    board = clf.leaderboard()
+    status = board.set_index("model")["status"]
+    assert status["exploding"].startswith("failed: RuntimeError: boom")
+    assert status["linear"] == "ok"
+    assert clf.fit_summary()["models"]["failed"] == 1
+
+
+def test_ctrl_c_keeps_what_finished(mixed_frame):
+    X, y = mixed_frame
+    portfolio = [PortfolioEntry("linear", {}, 3), PortfolioEntry(Interrupting(), {}, 2,
+                                                                 name="ctrl_c"),
+                 PortfolioEntry("knn", {}, 1)]
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf = AutoStackClassifier(portfolio=portfolio, random_state=0).fit(X, y)
+    assert clf.interrupted_
+    status = dict(zip(clf.leaderboard()["model"], clf.leaderboard()["status"]))
+    assert status["linear"] == "ok"
+    assert status["ctrl_c"] == status["knn"] == "skipped: interrupted"
+    assert clf.predict(X[:4]).shape == (4,)
+
+
+def test_time_limit_skips_what_cannot_finish():
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry("linear", {}, 3), PortfolioEntry(Slow(delay=0.5), {}, 2,
+                                                                 name="slow")]
+    start = time.monotonic()
+    clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio, n_folds=5,
+                              time_limit=2.0, random_state=0).fit(X, y)
+    elapsed = time.monotonic() - start
+    status = dict(zip(clf.leaderboard()["model"], clf.leaderboard()["status"]))
+    assert status["linear"] == "ok"
+    # Its first fold (0.5 s) projects five more rounds past its deadline: skipped.
+    assert status["slow"].startswith("skipped")
+    assert elapsed < 2.0 + 2.0  # the limit, plus the tolerance for tiny limits
+
+
+def test_a_limit_too_small_for_any_model_falls_back():
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry(Slow(delay=0.3), {}, 1, name="slow")]
+    with pytest.warns(UserWarning, match="No model of the portfolio finished"):
+        clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio,
+                                  time_limit=0.2, random_state=0).fit(X, y)
+    assert list(clf.pipeline_["layer1"].named_estimators_) == ["fallback_linear"]
+    assert clf.score(X, y) > 0.7
+
+
+def test_regressor_and_sklearn_tools():
+    X, y = make_regression(n_samples=240, n_features=5, noise=5.0, random_state=0)
+    reg = AutoStackRegressor(portfolio=TINY, presets="good_quality", n_folds=3,
+                             random_state=0)
+    scores = cross_val_score(reg, X, y, cv=3)
+    assert np.all(scores > 0.8)
+    search = GridSearchCV(reg, {"presets": ["medium_quality", "good_quality"]}, cv=2).fit(X, y)
+    assert search.best_params_["presets"] in ("medium_quality", "good_quality")
+    pipe = make_pipeline(FunctionTransformer(), reg).fit(X, y)
+    assert pipe.predict(X[:2]).shape == (2,)
+    fitted = reg.fit(X, y)
+    assert not hasattr(clone(fitted), "pipeline_")
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(restored.predict(X), fitted.predict(X))
+
+
+def test_leaderboard_with_test_data(mixed_frame):
+    X, y = mixed_frame
+    clf = AutoStackClassifier(presets="good_quality", portfolio=TINY, n_folds=3,
+                              scoring="roc_auc", random_state=0).fit(X[:200], y[:200])
+    board = clf.leaderboard(X[200:], y[200:])
+    assert list(board.columns) == ["model", "family", "level", "oof_score", "fit_time",
+                                   "weight", "status", "test_score", "predict_time_per_row"]
+    ensemble = board.set_index("model").loc["ensemble"]
+    used = board[board["weight"] > 0]
+    assert used["test_score"].notna().all() and (used["predict_time_per_row"] > 0).all()
+    from sklearn.metrics import roc_auc_score
+
+    assert ensemble["test_score"] == pytest.approx(
+        roc_auc_score(y[200:] == "yes", clf.predict_proba(X[200:])[:, 1]))
+
+
+def test_verbose_levels(mixed_frame, capsys):
+    X, y = mixed_frame
+    AutoStackClassifier(portfolio=TINY, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    AutoStackClassifier(portfolio=TINY, random_state=0, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "level 1: 3 models" in out and "linear: OOF" in out
+
+
+def test_bad_input():
+    X, y = make_classification(n_samples=50, n_features=3, n_redundant=0, random_state=0)
+    with pytest.raises(ValueError, match="presets"):
+        AutoStackClassifier(presets="ultra").fit(X, y)
+    with pytest.raises(ValueError, match="time_limit"):
+        AutoStackClassifier(time_limit=-1).fit(X, y)
+    with pytest.raises(ValueError, match="only one class"):
+        AutoStackClassifier(portfolio=TINY).fit(X, np.zeros(50))
+    with pytest.raises(ValueError, match="Unknown family"):
+        AutoStackClassifier(portfolio=[PortfolioEntry("nope")]).fit(X, y)
+    with pytest.warns(UserWarning, match="n_stack_levels is set to 0"):
+        AutoStackClassifier(portfolio=TINY, n_stack_levels=1).fit(X, y)
+
+
+def test_budget_allocation():
+    budget = TimeBudget(100.0, start=time.monotonic())
+    assert budget.reserve() == pytest.approx(5.0)
+    level = budget.level_deadline(levels_left=2)
+    assert level - time.monotonic() == pytest.approx(47.5, abs=0.1)
+    # Twice the fair share of 10 models, but at least a fifth of the level.
+    model = budget.model_deadline(level, models_left=10)
+    assert model - time.monotonic() == pytest.approx(0.2 * 47.5, abs=0.1)
+    model = budget.model_deadline(level, models_left=2)
+    assert model - time.monotonic() == pytest.approx(47.5, abs=0.1)
+    unlimited = TimeBudget(None)
+    assert unlimited.level_deadline(1) is None and unlimited.reserve() == 0
