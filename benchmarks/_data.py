@@ -39,6 +39,21 @@ def load(name, test_size=0.25, seed=0):
     return info, X_train, X_test, y_train, y_test
 
 
+def load_frame(name, test_size=0.25, seed=0):
+    """The same train/test split as :func:`load`, with the raw columns (for AutoStack)."""
+    info = manifest().loc[name]
+    frame = pd.read_parquet(DATA_DIR / f"{name}.parquet")
+    y = frame.pop("target")
+    classification = info.task != "regression"
+    if classification:
+        y = y.astype(str)
+    X_train, X_test, y_train, y_test = train_test_split(
+        frame, y.to_numpy(), test_size=test_size, random_state=seed,
+        stratify=y if classification else None,
+    )
+    return info, X_train, X_test, y_train, y_test
+
+
 def score(metric, model, X_test, y_test):
     """The manifest's metric: roc_auc and log_loss on probabilities, rmse on values."""
     if metric == "rmse":

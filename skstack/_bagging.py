@@ -541,6 +541,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         A little slack (10% of the bag's allowance) keeps models that were cut at their share
         of the time, and so finish right at the deadline, from being dropped.
         """
+        if rounds_left == 0:  # a single fold (a holdout): done, whatever it cost
+            return
         projected_end = time.monotonic() + first_fold_time * rounds_left
         slack = 0.1 * max(0.0, deadline - first_start)
         if projected_end > deadline + slack:

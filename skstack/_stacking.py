@@ -260,12 +260,16 @@ class StackLayer(TransformerMixin, _BaseComposition):
                 bags.append((name, fitted))
         if not bags:
             raise ValueError("No model of the StackLayer was fitted.")
+        self._set_members(bags)
+        return X
+
+    def _set_members(self, bags):
+        """Set the fitted attributes from ``(name, fitted bag)`` pairs, in output order."""
         self.named_estimators_ = Bunch(**dict(bags))
         self.estimators_ = [bag for _, bag in bags]
         self.oof_scores_ = {name: bag.oof_score_ for name, bag in bags}
         self.fit_times_ = {name: bag.fit_time_ for name, bag in bags}
         self._prediction_names = self._names_of_predictions([name for name, _ in bags])
-        return X
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_weight=None, groups=None, **fit_params):
@@ -327,12 +331,18 @@ class StackLayer(TransformerMixin, _BaseComposition):
         names = set(names)
         self.set_params(**{name: "drop" for name, est in self.estimators
                            if est != "drop" and name not in names})
-        kept = [(name, bag) for name, bag in self.named_estimators_.items() if name in names]
-        self.named_estimators_ = Bunch(**dict(kept))
-        self.estimators_ = [bag for _, bag in kept]
-        self.oof_scores_ = {name: self.oof_scores_[name] for name, _ in kept}
-        self.fit_times_ = {name: self.fit_times_[name] for name, _ in kept}
-        self._prediction_names = self._names_of_predictions([name for name, _ in kept])
+        self._set_members([(name, bag) for name, bag in self.named_estimators_.items()
+                           if name in names])
+        return self
+
+    def _merge(self, other):
+        """Add the bags of ``other``, a layer fitted on the same rows and folds, to this one.
+
+        Their names must be among this layer's ``estimators`` (models it did not fit).
+        """
+        check_is_fitted(self)
+        self._set_members(list(self.named_estimators_.items())
+                          + list(other.named_estimators_.items()))
         return self
 
     def transform(self, X):

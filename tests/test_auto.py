@@ -269,3 +269,78 @@ def test_budget_allocation():
     assert model - time.monotonic() == pytest.approx(47.5, abs=0.1)
     unlimited = TimeBudget(None)
     assert unlimited.level_deadline(1) is None and unlimited.reserve() == 0
+
+
+def test_skipped_models_get_the_time_left_and_become_drop():
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry("linear", {}, 3), PortfolioEntry(Slow(delay=0.3), {}, 2,
+                                                                 name="slow")]
+    clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio, n_folds=5,
+                              time_limit=60, random_state=0)
+    # With a budget that ends before the slow model's folds, it is skipped and dropped.
+    clf.set_params(time_limit=1.5).fit(X, y)
+    layer = clf.pipeline_["layer1"]
+    assert dict(layer.estimators)["slow"] == "drop"
+    assert list(layer.named_estimators_) == ["linear"]
+    # The second pass retries it with the level's whole remaining time: here it fits.
+    clf.set_params(time_limit=20).fit(X, y)
+    assert set(clf.pipeline_["layer1"].named_estimators_) <= {"linear", "slow"}
+    status = dict(zip(clf.leaderboard()["model"], clf.leaderboard()["status"]))
+    assert status["slow"] == "ok"
+    assert sum(r.name == "slow" for r in clf.records_) == 1
+
+
+def test_save_and_load_skops_and_joblib(tmp_path, mixed_frame):
+    from skstack.io import load, untrusted_types
+
+    X, y = mixed_frame
+    portfolio = TINY + [PortfolioEntry("lightgbm", {"n_estimators": 20}, 0)]
+    clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio, n_folds=3,
+                              prune=False, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    for name in ("model.skops", "model.joblib"):
+        path = clf.save(tmp_path / name)
+        restored = AutoStackClassifier.load(path)
+        np.testing.assert_allclose(restored.predict_proba(X), expected)
+    # Nothing beyond skops' defaults and skstack's own types is needed to load it.
+    assert untrusted_types(tmp_path / "model.skops") == []
+    with pytest.raises(TypeError, match="not a AutoStackRegressor"):
+        AutoStackRegressor.load(tmp_path / "model.joblib")
+    assert isinstance(load(tmp_path / "model.skops"), AutoStackClassifier)
+
+
+def test_skops_refuses_unknown_types(tmp_path):
+    import skops.io as sio
+
+    from skstack.io import load
+
+    sio.dump({"f": np.sum}, tmp_path / "odd.skops")
+    with pytest.raises(ValueError, match="not trusted by default"):
+        load(tmp_path / "odd.skops")
+    assert load(tmp_path / "odd.skops", trusted=["numpy.sum"])["f"] is np.sum
+
+
+def test_command_line(tmp_path, mixed_frame, capsys):
+    from skstack.cli import infer_task, main
+
+    X, y = mixed_frame
+    frame = X.drop(columns=["when"]).assign(label=y)
+    frame.iloc[:250].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[250:].to_parquet(tmp_path / "test.parquet")
+    model = tmp_path / "model.skops"
+    assert main(["fit", str(tmp_path / "train.csv"), "--label", "label", "--time-limit", "30",
+                 "--verbose", "0", "-o", str(model)]) == 0
+    assert "classification model (medium_quality)" in capsys.readouterr().out
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(tmp_path / "test.parquet"), "--label", "label",
+                 "--proba", "-o", str(out)]) == 0
+    predictions = pd.read_csv(out)
+    assert list(predictions.columns) == ["proba_no", "proba_yes"] and len(predictions) == 50
+    capsys.readouterr()
+    assert main(["leaderboard", str(model), str(tmp_path / "test.parquet"), "--label",
+                 "label"]) == 0
+    assert "test_score" in capsys.readouterr().out
+    assert main(["predict", str(tmp_path / "missing.skops"), str(out), "-o", str(out)]) == 1
+    assert infer_task(pd.Series([1.5, 2.0])) == "regression"
+    assert infer_task(pd.Series([0, 1, 1])) == "classification"
+    assert infer_task(pd.Series(["a", "b"])) == "classification"

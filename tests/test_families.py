@@ -278,7 +278,7 @@ def test_mlp_is_seeded_and_deterministic():
             for n_jobs in (1, 2)]
     np.testing.assert_array_equal(runs[0], runs[1])
     model = FamilyModel(MLPClassifier(max_epochs=5, device="auto")).fit(frame, y)
-    assert model.estimator_.net_.device in ("cpu", "cuda")
+    assert model.estimator_.device_ in ("cpu", "cuda")
 
 
 def test_missing_backend_is_left_out_with_a_warning(monkeypatch):

@@ -32,7 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from .._bagging import BudgetExceeded
-from .._scoring import resolve_scorer
+from .._scoring import resolve_scorer, score_predictions
 from .._selection import GreedyEnsembleSelector
 from .._stacking import StackLayer, stack_columns
 from ..encoders import make_modality_encoder
@@ -237,6 +237,8 @@ class _BaseAutoStack(BaseEstimator):
             self._interrupt()
         if not layers:
             layers = [self._fallback(Xe, y, sample_weight, groups, plan)]
+        for layer in layers:  # models that were not fitted become "drop"
+            layer._keep(list(layer.named_estimators_))
         for layer in layers[:-1]:
             layer.set_params(passthrough=self.passthrough)
         layers[-1].set_params(passthrough=False)
@@ -247,23 +249,60 @@ class _BaseAutoStack(BaseEstimator):
         self.fit_time_ = self._budget.elapsed()
         self._log(1, f"done: {len(layers)} level(s), ensemble score "
                      f"{selector.ensemble_score_:.4f}, {self.fit_time_:.1f} s")
+        del self._budget, self._seeds  # fit-time state, not part of the fitted model
         return self
 
     def _fit_levels(self, X, y, sample_weight, groups, settings, plan, layers):
-        """Fit level after level into ``layers`` until the levels, the time or Ctrl-C end."""
-        features, levels = X, settings["n_stack_levels"] + 1
+        """Fit level after level into ``layers`` until the levels, the time or Ctrl-C end.
+
+        Time the levels leave unused (stacking not kept, a level finished early) goes to
+        the last level's models that were skipped for time.
+        """
+        inputs, levels = [X], settings["n_stack_levels"] + 1
         for level in range(1, levels + 1):
             if self.interrupted_:
-                return
+                break
             if level == 2 and not self._stacking_helps(X, y, layers[0], sample_weight,
                                                        settings, groups):
-                return
-            layer = self._fit_level(level, levels - level + 1, features, y, sample_weight,
+                break
+            layer = self._fit_level(level, levels - level + 1, inputs[-1], y, sample_weight,
                                     groups, settings, plan)
             if layer is None:
-                return
+                break
             layers.append(layer)
-            features = _oof_frame(layer, features)
+            inputs.append(_oof_frame(layer, inputs[-1]))
+        if layers and not self.interrupted_:
+            self._retry_skipped(layers[-1], len(layers), inputs[len(layers) - 1], y,
+                                sample_weight, groups, settings, plan)
+
+    def _retry_skipped(self, layer, level, X, y, sample_weight, groups, settings, plan):
+        """Fit the level's models that were skipped for time with the time still left."""
+        skipped = {r.name for r in self.records_
+                   if r.level == level and r.status.startswith("skipped")}
+        missing = [(name, est) for name, est in layer.estimators
+                   if name in skipped and name not in layer.named_estimators_]
+        if not missing or self._budget.exhausted():
+            return
+        level_deadline = self._budget.level_deadline(1)
+        self._log(1, f"level {level}, second pass: {len(missing)} skipped models")
+        extra = self._layer(missing, settings, plan, layer.random_state)
+        trainer = _Trainer(self, level, level_deadline, [name for name, _ in missing])
+        try:
+            self._fit_layer(extra, X, y, sample_weight, groups, trainer)
+        except ValueError as error:
+            if "No model of the StackLayer was fitted" in str(error):
+                return
+            raise
+        layer._merge(extra)
+
+    def _record(self, name, level):
+        """The leaderboard record of a model: a new one, or the one of its earlier attempt."""
+        for record in self.records_:
+            if record.name == name and record.level == level:
+                return record
+        record = ModelRecord(name=name, level=level)
+        self.records_.append(record)
+        return record
 
     def _interrupt(self):
         if not self.interrupted_:
@@ -453,6 +492,7 @@ class _BaseAutoStack(BaseEstimator):
     def _select(self, layer, y, sample_weight, plan, settings):
         """Caruana selection on the last level's OOF predictions, then pruning."""
         rows = slice(None) if plan is None else plan[0][1]
+        self._fit_selection_in_time(layer, y[rows], rows)
         features = _predictions(layer)
         features, y_sel = features.iloc[rows], y[rows]
         w_sel = None if sample_weight is None else sample_weight[rows]
@@ -465,6 +505,33 @@ class _BaseAutoStack(BaseEstimator):
             columns = layer.get_feature_names_out()
             selector = self._selector().fit(features[columns], y_sel, sample_weight=w_sel)
         return selector
+
+    def _fit_selection_in_time(self, layer, y, rows):
+        """Keep only the best models by OOF score when selecting among all would overrun.
+
+        Greedy selection scores every candidate at every step; one scorer call is timed and
+        the candidates are cut so that the selection fits in the time left (at least the
+        reserve's half, so a fit that ran late still selects among a few models).
+        """
+        if not self._budget.limited or len(layer.estimators_) <= 1:
+            return
+        best = max(layer.oof_scores_, key=layer.oof_scores_.get)
+        scorer = resolve_scorer(self._scoring(), None)
+        blend = _predictions(layer).iloc[rows]
+        classes = getattr(layer, "classes_", None)
+        bag = layer.named_estimators_[best]
+        start = time.perf_counter()
+        response = "decision" if bag.oof_method_ == "decision_function" else "proba"
+        score_predictions(scorer, y, bag.oof_pred_[rows],
+                          classes=classes, response=response)
+        per_call = max(time.perf_counter() - start, 1e-4) + 2e-4  # blending and bookkeeping
+        allowed = max(self._budget.remaining(), 0.5 * self._budget.reserve())
+        affordable = max(1, int(allowed / (1.5 * self.n_iterations * per_call)))
+        if affordable < len(layer.estimators_):
+            ranked = sorted(layer.oof_scores_, key=lambda name: -layer.oof_scores_[name])
+            self._log(1, f"selection among the best {affordable} of "
+                         f"{len(ranked)} models, to stay within the time limit")
+            layer._keep(ranked[:affordable])
 
     def _finish_records(self, layers, selector):
         weights = selector.weights_
@@ -497,6 +564,47 @@ class _BaseAutoStack(BaseEstimator):
             validate_data(self, X, reset=False, skip_check_array=True)
             return X
         return validate_data(self, X, reset=False, dtype=None, ensure_all_finite="allow-nan")
+
+    def save(self, path):
+        """Write the fitted model to ``path``: ``.skops`` (safe loading) or joblib.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination; the ``.skops`` suffix selects skops (see :mod:`skstack.io`).
+
+        Returns
+        -------
+        path : Path
+            The file written.
+        """
+        from ..io import save
+
+        check_is_fitted(self)
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path, *, trusted=None):
+        """Read a model written by :meth:`save` (see :func:`skstack.io.load`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.skops`` file, or a joblib file from a trusted source.
+        trusted : list of str, default=None
+            Extra types to trust in a ``.skops`` file.
+
+        Returns
+        -------
+        model : AutoStackClassifier or AutoStackRegressor
+            The loaded model.
+        """
+        from ..io import load
+
+        model = load(path, trusted=trusted)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
 
     def leaderboard(self, X=None, y=None):
         """One row per model: family, level, scores, times, ensemble weight, status.
@@ -585,8 +693,7 @@ class _Trainer:
     def __call__(self, name, fit):
         auto, budget = self.auto, self.auto._budget
         self.left -= 1
-        record = ModelRecord(name=name, level=self.level)
-        auto.records_.append(record)
+        record = auto._record(name, self.level)
         if auto.interrupted_:
             record.status = "skipped: interrupted"
             return None

@@ -353,6 +353,15 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.max_time = max_time
 
+    @property
+    def family_(self):
+        """The :class:`Family` record of ``estimator``.
+
+        Looked up, not stored: recipes are functions that safe persistence (skops) does
+        not write, and a loaded model finds its family in the registry again.
+        """
+        return family_of(self.estimator)
+
     # ---- fitting -----------------------------------------------------------------------
 
     def _check_X(self, X, reset):
@@ -372,7 +381,6 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
                              "but the target y is None.")
         y = _check_y(y, y_numeric=not is_classifier(self.estimator), estimator=self)
         check_consistent_length(X, y)
-        self.family_ = family_of(self.estimator)
         if is_classifier(self.estimator):
             check_classification_targets(y)
             self.classes_, y = np.unique(y, return_inverse=True)

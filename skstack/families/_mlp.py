@@ -114,6 +114,8 @@ class _BaseMLP(BaseEstimator):
         self : estimator
             The fitted network.
         """
+        # The clock starts before the imports: importing torch may take seconds.
+        deadline = None if self.max_time is None else time.monotonic() + self.max_time
         import skorch
         import torch
         from skorch.callbacks import EarlyStopping
@@ -135,8 +137,8 @@ class _BaseMLP(BaseEstimator):
         if train_split is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 patience=self.patience, monitor="valid_loss", load_best=True)))
-        if self.max_time is not None:
-            callbacks.append(("deadline", _deadline_callback(time.monotonic() + self.max_time)))
+        if deadline is not None:
+            callbacks.append(("deadline", _deadline_callback(deadline)))
         net = getattr(skorch, self._net)(
             module=_make_module,
             module__n_features=X.shape[1],
@@ -155,15 +157,28 @@ class _BaseMLP(BaseEstimator):
             iterator_train__shuffle=True,
             verbose=self.verbose,
         )
+        self.device_ = net.device
         with _torch_threads(self.n_jobs):
-            self.net_ = net.fit(X, y_model)
-        history = self.net_.history
+            net.fit(X, y_model)
+        history = net.history
         if train_split is not None:
             losses = history[:, "valid_loss"]
             self.best_epoch_ = int(np.argmin(losses)) + 1
         else:
             self.best_epoch_ = len(history)
+        self.n_epochs_ = len(history)
+        # Only the weights are kept, as NumPy arrays: predicting needs no torch, is fast on
+        # single rows, and the fitted model pickles and persists safely (skops).
+        self.coefs_, self.intercepts_ = _weights(net.module_)
         return self
+
+    def _forward(self, X):
+        """The network's output for validated ``X``: ReLU layers, then the linear output."""
+        # float64 makes the result independent of how many BLAS threads run the products.
+        hidden = X.astype(np.float64)
+        for coef, intercept in zip(self.coefs_[:-1], self.intercepts_[:-1]):
+            hidden = np.maximum(hidden @ coef + intercept, 0.0)
+        return hidden @ self.coefs_[-1] + self.intercepts_[-1]
 
     def score(self, X, y, sample_weight=None):
         """Accuracy for the classifier, R² for the regressor.
@@ -187,6 +202,16 @@ class _BaseMLP(BaseEstimator):
     def _predict_input(self, X):
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float32, reset=False)
+
+
+def _weights(module):
+    """``(coefs, intercepts)`` of the linear layers of a trained module, as NumPy arrays."""
+    from torch import nn
+
+    linears = [layer for layer in module.modules() if isinstance(layer, nn.Linear)]
+    coefs = [layer.weight.detach().cpu().double().numpy().T.copy() for layer in linears]
+    intercepts = [layer.bias.detach().cpu().double().numpy().copy() for layer in linears]
+    return coefs, intercepts
 
 
 def _deadline_callback(deadline):
@@ -256,7 +281,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
     n_jobs : int, default=None
-        torch threads while fitting and predicting; None keeps torch's setting.
+        torch threads while fitting; None keeps torch's setting.
     max_time : float, default=None
         Seconds of training after which the epoch under way is the last.
     random_state : int, default=None
@@ -266,8 +291,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Attributes
     ----------
-    net_ : skorch.NeuralNetClassifier
-        The trained network.
+    coefs_ : list of ndarray
+        Weight matrix of every linear layer, ``(n_in, n_out)``, as NumPy arrays: prediction
+        runs without torch.
+    intercepts_ : list of ndarray
+        Bias of every linear layer.
+    device_ : str
+        Where the network trained (``"cpu"``, ``"cuda"``...).
+    n_epochs_ : int
+        Epochs trained.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     best_epoch_ : int
@@ -313,9 +345,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        X = self._predict_input(X)
-        with _torch_threads(self.n_jobs):
-            return self.net_.predict_proba(X).astype(np.float64)
+        logits = self._forward(self._predict_input(X))
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
         """Most probable class.
@@ -361,7 +394,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
     n_jobs : int, default=None
-        torch threads while fitting and predicting; None keeps torch's setting.
+        torch threads while fitting; None keeps torch's setting.
     max_time : float, default=None
         Seconds of training after which the epoch under way is the last.
     random_state : int, default=None
@@ -371,8 +404,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Attributes
     ----------
-    net_ : skorch.NeuralNetRegressor
-        The trained network.
+    coefs_ : list of ndarray
+        Weight matrix of every linear layer, ``(n_in, n_out)``, as NumPy arrays: prediction
+        runs without torch.
+    intercepts_ : list of ndarray
+        Bias of every linear layer.
+    device_ : str
+        Where the network trained (``"cpu"``, ``"cuda"``...).
+    n_epochs_ : int
+        Epochs trained.
     best_epoch_ : int
         Epochs kept.
     n_features_in_ : int
@@ -414,7 +454,5 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y_pred : ndarray of shape (n_samples,)
             Predictions.
         """
-        X = self._predict_input(X)
-        with _torch_threads(self.n_jobs):
-            scaled = self.net_.predict(X).astype(np.float64).ravel()
+        scaled = self._forward(self._predict_input(X)).ravel()
         return scaled * self._y_scale + self._y_mean

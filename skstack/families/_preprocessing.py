@@ -135,7 +135,8 @@ class CategoryDtypeEncoder(TransformerMixin, BaseEstimator):
                 categories = values.cat.categories
             else:
                 categories = pd.Index(as_strings(values).dropna().unique()).sort_values()
-            self.categories_[column] = categories
+            # NumPy, not a pandas Index: fitted state that skops can persist safely.
+            self.categories_[column] = np.asarray(categories, dtype=object)
         return self
 
     def transform(self, X):

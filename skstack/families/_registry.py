@@ -34,7 +34,10 @@ def _lightgbm_best(model):
 
 
 def _xgboost_best(model):
-    return model.best_iteration + 1
+    try:
+        return model.best_iteration + 1
+    except AttributeError:  # stopped by the deadline before early stopping recorded a best
+        return model.get_booster().num_boosted_rounds()
 
 
 def _catboost_best(model):

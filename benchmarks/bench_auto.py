@@ -1,0 +1,199 @@
+"""AutoStack presets at a fixed time limit against plain LightGBM and sklearn stacking.
+
+For every dataset of ``../shared/datasets/`` (or ``--datasets``): each preset of
+:class:`~skstack.AutoStackClassifier`/``Regressor`` is fitted on the raw training frame
+(categoricals, strings and missing values as they are) with ``--time-limit``; plain
+LightGBM (library defaults) and scikit-learn's ``Stacking*`` (LightGBM, random forest, extra
+trees, KNN, linear; ``cv=5``) are fitted on the ordinal-encoded frame in the same run.
+Reported per dataset: the manifest's metric on a held-out 25%, fit time and its ratio to the
+limit, predict time for one row (median of 20) and for the test set, and the peak resident
+memory added during the fit. The summary counts wins against both baselines, the mean
+normalised score (0 = worst, 1 = best of the methods on each dataset) and the worst
+fit-time overrun. Usage::
+
+    python benchmarks/bench_auto.py [--datasets a,b] [--presets best_quality,medium_quality]
+                                    [--time-limit 60] [--out benchmarks/results/auto.md]
+"""
+
+import argparse
+import os
+import sys
+import threading
+import warnings
+from pathlib import Path
+from time import perf_counter, sleep
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import GREATER_IS_BETTER, load, load_frame, manifest, score  # noqa: E402
+from bench_stacking import sklearn_stack  # noqa: E402
+
+from skstack import AutoStackClassifier, AutoStackRegressor  # noqa: E402
+
+SCORING = {"roc_auc": "roc_auc", "log_loss": "neg_log_loss", "rmse": "neg_root_mean_squared_error"}
+TEXT_DATASETS = {"fine_food_reviews"}  # free text: the subject of the encoders issue
+
+
+class PeakMemory:
+    """Peak resident memory (bytes) above the starting point, sampled every 50 ms."""
+
+    def __enter__(self):
+        self.start = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            sleep(0.05)
+
+    @staticmethod
+    def _rss():
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.added = max(0, self.peak - self.start)
+
+
+def predict_times(model, X_test, metric):
+    method = model.predict if metric == "rmse" else model.predict_proba
+    row = X_test.iloc[:1] if hasattr(X_test, "iloc") else X_test[:1]
+    singles = []
+    for _ in range(20):
+        start = perf_counter()
+        method(row)
+        singles.append(perf_counter() - start)
+    start = perf_counter()
+    method(X_test)
+    return float(np.median(singles)), perf_counter() - start
+
+
+def run_one(model, X_train, y_train, X_test, y_test, metric):
+    with warnings.catch_warnings(), PeakMemory() as memory:
+        warnings.simplefilter("ignore")
+        start = perf_counter()
+        model.fit(X_train, y_train)
+        fit_s = perf_counter() - start
+    one_row_s, test_s = predict_times(model, X_test, metric)
+    return {"score": score(metric, model, X_test, y_test), "fit_s": fit_s,
+            "predict_1_row_ms": 1000 * one_row_s, "predict_test_s": test_s,
+            "peak_mem_mb": memory.added / 2**20}
+
+
+def lightgbm(classification):
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
+    cls = LGBMClassifier if classification else LGBMRegressor
+    return cls(verbose=-1, random_state=0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    names = [n for n in manifest().index if n not in TEXT_DATASETS]
+    parser.add_argument("--datasets", default=",".join(names))
+    parser.add_argument("--presets", default="best_quality")
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    presets = args.presets.split(",")
+
+    rows = []
+    for name in args.datasets.split(","):
+        info, X_train, X_test, y_train, y_test = load_frame(name)
+        _, Xo_train, Xo_test, _, _ = load(name)
+        classification = info.task != "regression"
+        auto = AutoStackClassifier if classification else AutoStackRegressor
+        results = {}
+        for preset in presets:
+            model = auto(presets=preset, time_limit=args.time_limit,
+                         scoring=SCORING[info.metric], random_state=0)
+            results[preset] = run_one(model, X_train, y_train, X_test, y_test, info.metric)
+            results[preset]["levels"] = model.fit_summary()["n_levels"]
+        results["lightgbm"] = run_one(lightgbm(classification), Xo_train, y_train, Xo_test,
+                                      y_test, info.metric)
+        results["sklearn_stacking"] = run_one(sklearn_stack(classification, n_jobs=1),
+                                              Xo_train, y_train, Xo_test, y_test, info.metric)
+        for method, result in results.items():
+            rows.append({"dataset": name, "rows": info.n_rows, "metric": info.metric,
+                         "method": method, **result})
+        print(name, {m: round(r["score"], 4) for m, r in results.items()},
+              {m: round(r["fit_s"], 1) for m, r in results.items()}, file=sys.stderr,
+              flush=True)
+
+    frame = pd.DataFrame(rows)
+    report = summarise(frame, presets, args.time_limit)
+    print(report)
+    if args.out:
+        Path(args.out).write_text(report + "\n")
+        plot(frame, presets, Path(args.out).with_suffix(".png"))
+
+
+def normalised(frame):
+    """Per dataset: 0 for the worst method, 1 for the best (direction of the metric)."""
+    out = []
+    for _, group in frame.groupby("dataset", sort=False):
+        sign = 1 if GREATER_IS_BETTER[group["metric"].iloc[0]] else -1
+        values = sign * group["score"]
+        span = values.max() - values.min()
+        out.append((values - values.min()) / span if span > 0 else values * 0 + 1)
+    return pd.concat(out)
+
+
+def summarise(frame, presets, time_limit):
+    frame = frame.assign(normalised=normalised(frame))
+    table = frame.pivot_table(index=["dataset", "metric"], columns="method", values="score",
+                              sort=False)
+    lines = [f"Time limit {time_limit:.0f} s; scores on a held-out 25% "
+             "(roc_auc: higher is better; log_loss, rmse: lower).", "",
+             table.round(4).to_markdown(), ""]
+    for preset in presets:
+        mine = frame[frame["method"] == preset].set_index("dataset")
+        wins = {}
+        for baseline in ("lightgbm", "sklearn_stacking"):
+            other = frame[frame["method"] == baseline].set_index("dataset")
+            better = [(mine.loc[d, "score"] > other.loc[d, "score"])
+                      == GREATER_IS_BETTER[mine.loc[d, "metric"]] for d in mine.index]
+            wins[baseline] = f"{sum(better)}/{len(better)}"
+        ratio = mine["fit_s"] / time_limit
+        lines.append(
+            f"- {preset}: beats LightGBM on {wins['lightgbm']}, sklearn stacking on "
+            f"{wins['sklearn_stacking']}; fit time / limit median {ratio.median():.3f}, max "
+            f"{ratio.max():.3f} ({ratio.idxmax()}); predict 1 row median "
+            f"{mine['predict_1_row_ms'].median():.1f} ms; peak memory median "
+            f"{mine['peak_mem_mb'].median():.0f} MB")
+    lines.append("")
+    means = frame.groupby("method", sort=False)["normalised"].mean().round(3)
+    lines.append("Mean normalised score (1 = best method on every dataset): "
+                 + ", ".join(f"{m} {v}" for m, v in means.items()))
+    lines += ["", "Per method and dataset:", "",
+              frame.drop(columns=["normalised"]).round(4).to_markdown(index=False)]
+    return "\n".join(lines)
+
+
+def plot(frame, presets, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    frame = frame.assign(normalised=normalised(frame))
+    table = frame.pivot_table(index="dataset", columns="method", values="normalised",
+                              sort=False)
+    ax = table.plot.bar(figsize=(max(8, 0.6 * len(table)), 4), width=0.8)
+    ax.set_ylabel("normalised score (1 = best)")
+    ax.set_title("AutoStack presets vs LightGBM and sklearn stacking")
+    plt.tight_layout()
+    plt.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()
