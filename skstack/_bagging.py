@@ -36,7 +36,14 @@ _SEED_MAX = np.iinfo(np.int32).max
 
 
 class BudgetExceeded(RuntimeError):
-    """A bag given a deadline projects, after its first fold, that it cannot finish in time."""
+    """A bag given a deadline projects, after its first fold, that it cannot finish in time.
+
+    ``first_fold_time`` holds the seconds the first fold took.
+    """
+
+    def __init__(self, message, first_fold_time=None):
+        super().__init__(message)
+        self.first_fold_time = first_fold_time
 
 
 def with_max_time(template, seconds):
@@ -512,8 +519,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             template = with_max_time(template, 0.85 * (deadline - time.monotonic()) / rounds)
             first_start = time.monotonic()
             results = self._fit_folds(template, X, y, plan[:1], fit_params, seeds, 1, threads)
-            self._check_projection(
-                time.monotonic() - first_start, rounds - 1, deadline, first_start
+            template = self._replan(
+                template, time.monotonic() - first_start, rounds - 1, deadline, first_start
             )
             results += self._fit_folds(
                 template, X, y, plan[1:], fit_params, seeds[1:], workers, threads
@@ -535,21 +542,32 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             for (train, test), seed in zip(plan, seeds)
         )
 
-    def _check_projection(self, first_fold_time, rounds_left, deadline, first_start):
-        """Raise :class:`BudgetExceeded` when the remaining rounds project past ``deadline``.
+    def _replan(self, template, first_fold_time, rounds_left, deadline, first_start):
+        """The template for the other folds, or :class:`BudgetExceeded` if they cannot finish.
 
-        A little slack (10% of the bag's allowance) keeps models that were cut at their share
-        of the time, and so finish right at the deadline, from being dropped.
+        The first fold's time projects the others. When that ends past the deadline (with
+        10% of the bag's allowance as slack, so that models cut at their share are kept) and
+        the model has a ``max_time``, the other folds get a shorter one: the time left per
+        round less what the first fold spent outside training (preprocessing, predicting).
+        A model left with under a quarter of its first share is skipped.
         """
         if rounds_left == 0:  # a single fold (a holdout): done, whatever it cost
-            return
-        projected_end = time.monotonic() + first_fold_time * rounds_left
-        slack = 0.1 * max(0.0, deadline - first_start)
-        if projected_end > deadline + slack:
-            raise BudgetExceeded(
-                f"The first fold took {first_fold_time:.2f} s; the other {rounds_left} rounds "
-                f"would end {projected_end - deadline:.1f} s past the deadline."
-            )
+            return template
+        now = time.monotonic()
+        projected_end = now + first_fold_time * rounds_left
+        if projected_end <= deadline + 0.1 * max(0.0, deadline - first_start):
+            return template
+        max_time = template.get_params(deep=False).get("max_time")
+        if max_time:
+            overhead = max(0.0, first_fold_time - max_time)
+            per_round = (deadline - now) / rounds_left - overhead
+            if per_round >= 0.25 * max_time:
+                return with_max_time(template, per_round)
+        raise BudgetExceeded(
+            f"The first fold took {first_fold_time:.2f} s; the other {rounds_left} rounds "
+            f"would end {projected_end - deadline:.1f} s past the deadline.",
+            first_fold_time,
+        )
 
     def _native_oof_applies(self, groups):
         """Whether one model with its own OOF predictions replaces the k fold models."""

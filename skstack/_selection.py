@@ -61,6 +61,8 @@ def _select(preds, score, n_iterations, sorted_initialization, rng):
     trajectory cut at its best point. Ties prefer models already chosen, then a seeded pick.
     """
     n_models = len(preds)
+    if n_models == 1:  # every step would add the same model: its blend never changes
+        return np.array([1]), np.asarray([score(preds[0])])
     history, trajectory = [], []
     total = np.zeros_like(preds[0])
     if sorted_initialization:

@@ -221,9 +221,10 @@ class StackLayer(TransformerMixin, _BaseComposition):
     def _fit(self, X, y, sample_weight, groups, fit_params, fit_member=None):
         """Fit every active model as a bag over one shared fold plan.
 
-        ``fit_member(name, fit)``, when given, runs each model's fit: ``fit(deadline=None)``
-        returns the fitted bag, and ``fit_member`` returns it, or None to leave the model
-        out (how ``skstack.auto`` applies its time budget and skips failing models).
+        ``fit_member(name, estimator, fit)``, when given, runs each model's fit:
+        ``fit(deadline=None)`` returns the fitted bag, and ``fit_member`` returns it, or None
+        to leave the model out (how ``skstack.auto`` applies its time budget and skips
+        failing models).
         """
         active, classifier = self._active()
         X = validate_X(self, X, reset=True, allow_nan=self._allow_nan(active))
@@ -255,7 +256,7 @@ class StackLayer(TransformerMixin, _BaseComposition):
             def fit(deadline=None, bag=bag):
                 return bag._fit_validated(X, y_model, dict(fit_params), groups, plan, deadline)
 
-            fitted = fit() if fit_member is None else fit_member(name, fit)
+            fitted = fit() if fit_member is None else fit_member(name, estimator, fit)
             if fitted is not None:
                 bags.append((name, fitted))
         if not bags:

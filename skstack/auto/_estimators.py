@@ -517,7 +517,6 @@ class _BaseAutoStack(BaseEstimator):
             return
         best = max(layer.oof_scores_, key=layer.oof_scores_.get)
         scorer = resolve_scorer(self._scoring(), None)
-        blend = _predictions(layer).iloc[rows]
         classes = getattr(layer, "classes_", None)
         bag = layer.named_estimators_[best]
         start = time.perf_counter()
@@ -525,8 +524,9 @@ class _BaseAutoStack(BaseEstimator):
         score_predictions(scorer, y, bag.oof_pred_[rows],
                           classes=classes, response=response)
         per_call = max(time.perf_counter() - start, 1e-4) + 2e-4  # blending and bookkeeping
-        allowed = max(self._budget.remaining(), 0.5 * self._budget.reserve())
-        affordable = max(1, int(allowed / (1.5 * self.n_iterations * per_call)))
+        allowed = max(self._budget.remaining() - 0.5, 0.5 * self._budget.reserve())
+        # Each step scores every candidate; x3 for the blends, the pruned refit, the rest.
+        affordable = max(1, int(allowed / (3 * self.n_iterations * per_call)))
         if affordable < len(layer.estimators_):
             ranked = sorted(layer.oof_scores_, key=lambda name: -layer.oof_scores_[name])
             self._log(1, f"selection among the best {affordable} of "
@@ -689,15 +689,38 @@ class _Trainer:
         self.level_deadline = level_deadline
         self.left = len(names)
         self.fallback = fallback  # the last resort: no deadline, errors raise
+        self.first_folds = {}  # family -> the first-fold times seen in this level
 
-    def __call__(self, name, fit):
+    def _saw_first_fold(self, family, seconds):
+        if seconds is not None:
+            self.first_folds.setdefault(family, []).append(seconds)
+
+    def _no_time_for(self, family):
+        """No time left in the level, or less than a first fold of this family took.
+
+        The family's longest first fold so far (a model of another family: the shortest of
+        any) must fit in the level's remaining time, or the model would overrun it.
+        """
+        budget = self.auto._budget
+        if budget.exhausted(self.level_deadline):
+            return True
+        if family in self.first_folds:
+            needed = max(self.first_folds[family])
+        elif self.first_folds:
+            needed = min(min(times) for times in self.first_folds.values())
+        else:
+            return False
+        return self.level_deadline - time.monotonic() < needed
+
+    def __call__(self, name, estimator, fit):
         auto, budget = self.auto, self.auto._budget
         self.left -= 1
         record = auto._record(name, self.level)
         if auto.interrupted_:
             record.status = "skipped: interrupted"
             return None
-        if not self.fallback and budget.limited and budget.exhausted(self.level_deadline):
+        family = _family_name(estimator)
+        if not self.fallback and budget.limited and self._no_time_for(family):
             record.status = "skipped: no time left"
             return None
         deadline = budget.model_deadline(self.level_deadline, self.left + 1)
@@ -709,6 +732,7 @@ class _Trainer:
             record.status = "skipped: interrupted"
             return None
         except BudgetExceeded as error:
+            self._saw_first_fold(family, error.first_fold_time)
             record.status = f"skipped: {error}"
             record.fit_time = time.monotonic() - start
             auto._log(2, f"  {name}: skipped ({error})")
@@ -722,8 +746,9 @@ class _Trainer:
             warnings.warn(f"Model {name!r} failed and is left out: "
                           f"{type(error).__name__}: {error}", UserWarning, stacklevel=2)
             return None
+        self._saw_first_fold(family, bag.fold_fit_times_[0])
         record.status = "ok"
-        record.family = _family_name(bag.estimator)
+        record.family = family
         record.oof_score = bag.oof_score_
         record.fit_time = bag.fit_time_
         auto._log(1, f"  {name}: OOF {bag.oof_score_:.4f} in {bag.fit_time_:.1f} s")
@@ -766,7 +791,7 @@ class _DeadlineMember:
         self.auto = auto
         self.deadline = None if math.isinf(deadline) else deadline
 
-    def __call__(self, name, fit):
+    def __call__(self, name, estimator, fit):
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise BudgetExceeded("the stacking check ran out of time")
         try:
