@@ -526,6 +526,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
                 template, X, y, plan[1:], fit_params, seeds[1:], workers, threads
             )
         self.estimators_ = [estimator for estimator, _, _ in results]
+        self._native_fit = False
         self.fold_fit_times_ = np.array([fit_time for _, _, fit_time in results])
         self._set_oof(X, [test for _, test in plan], [pred for _, pred, _ in results])
         if self.refit_full:
@@ -596,6 +597,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         if hasattr(self, "classes_"):
             oof = align_columns(oof, estimator.classes_, len(self.classes_))
         self.estimators_ = [estimator]
+        self._native_fit = True
         # Rows the model could not predict out-of-fold (never out of bag) come back as NaN.
         covered = np.flatnonzero(np.isfinite(oof.reshape(len(oof), -1)).all(axis=1))
         self._set_oof(X, [covered], [oof[covered]])
@@ -648,6 +650,21 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             response=response,
             sample_weight=None if sample_weight is None else np.asarray(sample_weight)[mask],
         )
+
+    def _add_full_model(self, X, y, fit_params):
+        """Fit the all-rows model after the fact and predict with it (``refit_full``).
+
+        ``X`` and ``y`` (class codes) are the validated training rows of the fit. A native-OOF
+        model was trained on all rows already and serves as it is.
+        """
+        check_is_fitted(self)
+        if self._native_fit:
+            self.full_estimator_ = self.estimators_[0]
+        else:
+            seed = check_random_state(self.random_state).randint(_SEED_MAX)
+            self.full_estimator_ = self._fit_full(X, y, fit_params, seed)
+        self.refit_full = True
+        return self
 
     def _fit_full(self, X, y, fit_params, seed, template=None):
         _, threads = thread_budget(self.n_jobs, 1)

@@ -344,3 +344,46 @@ def test_command_line(tmp_path, mixed_frame, capsys):
     assert infer_task(pd.Series([1.5, 2.0])) == "regression"
     assert infer_task(pd.Series([0, 1, 1])) == "classification"
     assert infer_task(pd.Series(["a", "b"])) == "classification"
+
+
+def test_holdout_and_check_keep_groups_together():
+    from skstack.auto._estimators import holdout_plan
+
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    groups = np.arange(300) // 10
+    clf = AutoStackClassifier(portfolio=TINY, random_state=0).fit(X, y, groups=groups)
+    bag = clf.pipeline_["layer1"].estimators_[0]
+    held_out = np.flatnonzero(bag.oof_mask_)
+    assert not set(groups[held_out]) & set(np.delete(groups, held_out))
+    (train, test), = holdout_plan(y, classifier=True, fraction=1 / 9, random_state=0,
+                                  groups=groups)
+    assert not set(groups[train]) & set(groups[test])
+
+
+def test_refit_full_after_fit_predicts_with_one_model_per_learner(mixed_frame):
+    X, y = mixed_frame
+    clf = AutoStackClassifier(presets="best_quality", portfolio=TINY, n_folds=3,
+                              n_stack_levels=1, dynamic_stacking=False,
+                              random_state=0).fit(X, y)
+    before = clf.predict_proba(X)
+    layers = [step for name, step in clf.pipeline_.steps if name.startswith("layer")]
+    assert len(layers) == 2 and not any(bag.refit_full for bag in layers[0].estimators_)
+    clf.refit_full(X, y)
+    for layer in layers:
+        for bag in layer.estimators_:
+            assert bag.refit_full and hasattr(bag, "full_estimator_")
+    after = clf.predict_proba(X)
+    assert after.shape == before.shape and not np.allclose(after, before)
+    assert clf.score(X, y) > 0.7 and clf.fit_summary()["settings"]["refit_full"]
+    with pytest.raises(ValueError, match="training rows"):
+        clf.refit_full(X[:50], y[:50])
+
+
+def test_plot_leaderboard(mixed_frame):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    X, y = mixed_frame
+    clf = AutoStackClassifier(portfolio=TINY, random_state=0).fit(X, y)
+    ax = clf.plot_leaderboard()
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert "L2 ensemble" in labels and "L1 linear" in labels

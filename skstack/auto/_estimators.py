@@ -17,7 +17,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -50,15 +50,22 @@ _DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_me
 _CHECK_SHARE = 0.1
 
 
-def holdout_plan(y, *, classifier, fraction, random_state):
+def holdout_plan(y, *, classifier, fraction, random_state, groups=None):
     """One train/validation split, stratified for classifiers; None when it cannot be made.
 
     The validation part is ``fraction`` of the rows, at least one row (one per class for
-    classifiers) and at most 2,500 rows. For classifiers, both parts must hold every class:
-    too few rows of a class give None, and the caller bags instead.
+    classifiers) and at most 2,500 rows; with ``groups``, a fraction of the groups, every
+    group on one side. For classifiers, both parts must hold every class: when they cannot,
+    the result is None, and the caller bags instead.
     """
     n_samples = len(y)
     n_val = max(1, round(fraction * n_samples))
+    if groups is not None:
+        splitter = GroupShuffleSplit(1, test_size=fraction, random_state=random_state)
+        plan = list(splitter.split(np.zeros(n_samples), y, groups))
+        if classifier and any(len(np.unique(y[rows])) < len(np.unique(y)) for rows in plan[0]):
+            return None
+        return plan
     if not classifier:
         n_val = int(min(n_val, 2500, n_samples - 1))
         return list(ShuffleSplit(1, test_size=n_val, random_state=random_state).split(y))
@@ -93,7 +100,7 @@ class _BaseAutoStack(BaseEstimator):
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
         "n_stack_levels": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
         "passthrough": ["boolean"],
-        "refit_full": [StrOptions({"auto"}), "boolean"],
+        "refit": [StrOptions({"auto"}), "boolean"],
         "dynamic_stacking": ["boolean"],
         "holdout_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iterations": [Interval(Integral, 1, None, closed="left")],
@@ -115,7 +122,7 @@ class _BaseAutoStack(BaseEstimator):
         n_repeats=1,
         n_stack_levels="auto",
         passthrough=True,
-        refit_full="auto",
+        refit="auto",
         dynamic_stacking=True,
         holdout_fraction=0.1,
         n_iterations=25,
@@ -133,7 +140,7 @@ class _BaseAutoStack(BaseEstimator):
         self.n_repeats = n_repeats
         self.n_stack_levels = n_stack_levels
         self.passthrough = passthrough
-        self.refit_full = refit_full
+        self.refit = refit
         self.dynamic_stacking = dynamic_stacking
         self.holdout_fraction = holdout_fraction
         self.n_iterations = n_iterations
@@ -149,8 +156,8 @@ class _BaseAutoStack(BaseEstimator):
         settings = resolve_preset(self.presets, n_samples)
         if self.portfolio is not None:
             settings["portfolio"] = self.portfolio
-        if self.refit_full != "auto":
-            settings["refit_full"] = self.refit_full
+        if self.refit != "auto":
+            settings["refit_full"] = self.refit
         if self.n_stack_levels != "auto":
             settings["n_stack_levels"] = self.n_stack_levels
         if not settings["bagging"] and settings["n_stack_levels"] > 0:
@@ -230,7 +237,7 @@ class _BaseAutoStack(BaseEstimator):
         encoder = make_modality_encoder() if hasattr(X, "columns") else "passthrough"
         Xe = X if encoder == "passthrough" else encoder.fit_transform(X)
         steps, layers = [("encoder", encoder)], []
-        plan = self._plan(Xe, y, settings, groups)
+        plan = self._plan(y, settings, groups)
         try:
             self._fit_levels(Xe, y, sample_weight, groups, settings, plan, layers)
         except KeyboardInterrupt:
@@ -310,16 +317,17 @@ class _BaseAutoStack(BaseEstimator):
                           UserWarning, stacklevel=3)
         self.interrupted_ = True
 
-    def _plan(self, X, y, settings, groups):
+    def _plan(self, y, settings, groups):
         """The fold plan shared by every level: k-fold (None, each layer draws it) or holdout."""
         if settings["bagging"]:
             return None
         plan = holdout_plan(y, classifier=self._task == "classification",
                             fraction=self.holdout_fraction,
-                            random_state=self._seeds.randint(_SEED_MAX))
+                            random_state=self._seeds.randint(_SEED_MAX), groups=groups)
         if plan is None:
-            warnings.warn("Too few rows of some class for a holdout split that holds every "
-                          "class: bagging over k folds instead.", UserWarning, stacklevel=3)
+            warnings.warn("No holdout split holds every class (too few rows or groups of "
+                          "some class): bagging over k folds instead.", UserWarning,
+                          stacklevel=3)
             settings["bagging"] = self.settings_["bagging"] = True
         return plan
 
@@ -409,7 +417,7 @@ class _BaseAutoStack(BaseEstimator):
             return False
         seed = self._seeds.randint(_SEED_MAX)
         split = holdout_plan(y, classifier=self._task == "classification", fraction=1 / 9,
-                             random_state=seed)
+                             random_state=seed, groups=groups)
         if split is None:
             self.stacking_check_ = {"decision": "no stacking",
                                     "reason": "too few rows of some class to check"}
@@ -558,6 +566,58 @@ class _BaseAutoStack(BaseEstimator):
         """
         check_is_fitted(self)
         return self.pipeline_.predict(self._check_predict_input(X))
+
+    def refit_full(self, X, y, *, sample_weight=None):
+        """Refit every kept model on all training rows, to predict with one model each.
+
+        AutoGluon's ``refit_full``: each bag fits one more model on all rows, trained for
+        the mean number of boosting rounds or epochs its folds kept, and predicts with it
+        alone instead of averaging its k fold models, so prediction is about k times
+        faster. The out-of-fold predictions, the upper levels and the ensemble weights stay
+        as they are. The presets ``good_quality`` and ``high_quality`` do this during
+        :meth:`fit`, within the time limit.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The training input given to :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            The training target given to :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The row weights given to :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+            The estimator, now predicting with the refitted models.
+        """
+        check_is_fitted(self)
+        X = self._check_predict_input(X)
+        y = _check_y(y, y_numeric=self._task == "regression", estimator=self)
+        check_consistent_length(X, y)
+        encoder = self.pipeline_["encoder"]
+        features = X if encoder == "passthrough" else encoder.transform(X)
+        fit_params = {} if sample_weight is None else {
+            "sample_weight": _check_sample_weight(sample_weight, X)}
+        for name, layer in self.pipeline_.steps[1:-1]:
+            first_bag = layer.estimators_[0]
+            if len(first_bag.oof_pred_) != len(y):
+                raise ValueError(f"refit_full needs the {len(first_bag.oof_pred_)} training "
+                                 f"rows given to fit; got {len(y)}.")
+            codes = y
+            if hasattr(layer, "classes_"):
+                if not np.isin(y, layer.classes_).all():
+                    raise ValueError("y holds classes that fit did not see: refit_full needs "
+                                     "the training rows given to fit.")
+                codes = np.searchsorted(layer.classes_, y)
+            for bag in layer.estimators_:
+                bag._add_full_model(features, codes, dict(fit_params))
+            passthrough = layer.passthrough
+            layer.set_params(passthrough=self.passthrough)
+            features = _oof_frame(layer, features)  # what the next level trained on
+            layer.set_params(passthrough=passthrough)
+        self.settings_["refit_full"] = True
+        return self
 
     def _check_predict_input(self, X):
         if hasattr(X, "columns"):
@@ -849,9 +909,10 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
     passthrough : bool, default=True
         Give stacked levels the input features next to the predictions below them.
 
-    refit_full : bool or "auto", default="auto"
-        Refit every model on all rows so that it predicts with one model instead of the
-        fold average; ``"auto"`` takes the preset's.
+    refit : bool or "auto", default="auto"
+        During the fit, refit every model on all rows so that it predicts with one model
+        instead of the fold average (AutoGluon's ``refit_full``; :meth:`refit_full` does it
+        after a fit); ``"auto"`` takes the preset's.
 
     dynamic_stacking : bool, default=True
         Check on held-out rows that a second level helps before fitting it.
@@ -983,8 +1044,8 @@ class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
         Levels stacked above the base models.
     passthrough : bool, default=True
         Give stacked levels the input features too.
-    refit_full : bool or "auto", default="auto"
-        Refit every model on all rows for faster inference.
+    refit : bool or "auto", default="auto"
+        Refit every model on all rows during the fit, for faster inference.
     dynamic_stacking : bool, default=True
         Check that a second level helps before fitting it.
     holdout_fraction : float, default=0.1

@@ -111,8 +111,8 @@ def plot_leaderboard(auto, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.3 * len(board) + 1.5))
     used = board["weight"].fillna(0) > 0
-    colors = np.where(used, "tab:blue", "lightgray")
-    colors[board["model"].to_numpy() == "ensemble"] = "tab:orange"
+    colors = ["tab:orange" if model == "ensemble" else "tab:blue" if in_use else "lightgray"
+              for model, in_use in zip(board["model"], used)]
     labels = [f"L{level} {model}" for level, model in zip(board["level"], board["model"])]
     ax.barh(labels, board["oof_score"], color=colors)
     for i, weight in enumerate(board["weight"]):
