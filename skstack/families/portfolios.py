@@ -9,9 +9,10 @@ How ``DEFAULT`` was chosen: the library defaults of every family (the strongest 
 configurations in AutoGluon's and TabRepo's published studies are close to them), boosting
 at learning rate 0.05 with up to 10,000 rounds cut by early stopping on each fold's holdout,
 plus one more regularised and one larger LightGBM, a two-layer MLP (early-stopped on
-the fold holdout, patience 10 epochs) and two neighbour weightings. It is a
-first version. ``LARGE`` (for the best-quality preset) adds variants that spread each family
-over its important parameters (tree size, learning rate, feature and row sampling,
+the fold holdout, patience 10 epochs) and two neighbour weightings. The linear model and
+the two KNN models come first: they take a fraction of a second (KNN through leave-one-out)
+and add diversity under any time budget. It is a first version. ``LARGE`` (for the
+best-quality preset) adds variants that spread each family over its important parameters (tree size, learning rate, feature and row sampling,
 regularisation; network width, dropout and learning rate; neighbours; penalty strength),
 within the ranges AutoGluon's published portfolio uses. Ranking and pruning both on
 ``../shared/datasets/`` (and held-out datasets) is the next step (see the changelog).
@@ -72,9 +73,12 @@ DEFAULT = [
                                 "colsample_bytree": 0.9}, 60, name="lightgbm_large"),
     PortfolioEntry("mlp", {"hidden_sizes": (256, 128), "dropout": 0.1, "max_epochs": 200,
                            "patience": 10}, 50),
-    PortfolioEntry("linear", {}, 40),
-    PortfolioEntry("knn", {"n_neighbors": 10, "weights": "uniform"}, 30, name="knn_uniform"),
-    PortfolioEntry("knn", {"n_neighbors": 10, "weights": "distance"}, 25, name="knn_distance"),
+    # Cheap and diverse: trained first, so that even a tight time budget has them
+    # (AutoGluon trains its KNN models first for the same reason).
+    PortfolioEntry("linear", {}, 110),
+    PortfolioEntry("knn", {"n_neighbors": 10, "weights": "uniform"}, 105, name="knn_uniform"),
+    PortfolioEntry("knn", {"n_neighbors": 10, "weights": "distance"}, 104,
+                   name="knn_distance"),
 ]
 
 
@@ -156,7 +160,7 @@ def build_estimators(portfolio=None, *, task, excluded_families=()):
     >>> names = [name for name, _ in build_estimators(
     ...     task="regression", excluded_families=["catboost", "xgboost", "mlp"])]
     >>> names[:5]
-    ['lightgbm', 'lightgbm_xt', 'random_forest', 'extra_trees', 'lightgbm_large']
+    ['linear', 'knn_uniform', 'knn_distance', 'lightgbm', 'lightgbm_xt']
     """
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
