@@ -36,7 +36,7 @@ from sklearn.utils.validation import (
 )
 
 from .._bagging import BudgetExceeded
-from .._scoring import resolve_scorer, score_predictions
+from .._scoring import default_score, resolve_scorer, score_predictions
 from .._selection import GreedyEnsembleSelector
 from .._stacking import StackLayer, stack_columns
 from ..encoders import make_modality_encoder
@@ -571,6 +571,26 @@ class _BaseAutoStack(BaseEstimator):
         check_is_fitted(self)
         return self.pipeline_.predict(self._check_predict_input(X))
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy for the classifier, R² for the regressor, like scikit-learn's mixins.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Test rows.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy or R².
+        """
+        return default_score(self._task == "classification", y, self.predict(X),
+                             sample_weight)
+
     def refit_full(self, X, y, *, sample_weight=None):
         """Refit every kept model on all training rows, to predict with one model each.
 
@@ -991,6 +1011,7 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
     """
 
     _task = "classification"
+    score = _BaseAutoStack.score  # ahead of ClassifierMixin's, whose docs link into sklearn's
 
     @property
     def classes_(self):
@@ -1102,3 +1123,4 @@ class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
     """
 
     _task = "regression"
+    score = _BaseAutoStack.score  # ahead of RegressorMixin's, whose docs link into sklearn's

@@ -12,9 +12,9 @@ plus one more regularised and one larger LightGBM, a two-layer MLP (early-stoppe
 the fold holdout, patience 10 epochs) and two neighbour weightings. The linear model and
 the two KNN models come first: they take a fraction of a second (KNN through leave-one-out)
 and add diversity under any time budget. It is a first version. ``LARGE`` (for the
-best-quality preset) adds variants that spread each family over its important parameters (tree size, learning rate, feature and row sampling,
-regularisation; network width, dropout and learning rate; neighbours; penalty strength),
-within the ranges AutoGluon's published portfolio uses. Ranking and pruning both on
+best-quality preset) adds variants that spread each family over its important parameters
+(tree size, learning rate, feature and row sampling, regularisation; network width,
+dropout and learning rate; neighbours; penalty strength), within the ranges AutoGluon's published portfolio uses. Ranking and pruning both on
 ``../shared/datasets/`` (and held-out datasets) is the next step (see the changelog).
 """
 
