@@ -364,9 +364,19 @@ class StackLayer(TransformerMixin, _BaseComposition):
         X = validate_X(self, X, reset=False, allow_nan=allow_nan)
         return self._assemble([bag._average(X) for bag in self.estimators_], X)
 
-    def _assemble(self, preds, X):
+    def _stack(self, preds):
         n_classes = len(self.classes_) if hasattr(self, "classes_") else 0
-        stacked = np.hstack([stack_columns(pred, n_classes) for pred in preds])
+        return np.hstack([stack_columns(pred, n_classes) for pred in preds])
+
+    def _oof_predictions(self):
+        """The OOF prediction columns alone (never the passthrough), as a named frame."""
+        import pandas as pd
+
+        stacked = self._stack([bag.oof_pred_ for bag in self.estimators_])
+        return pd.DataFrame(stacked, columns=self._prediction_names)
+
+    def _assemble(self, preds, X):
+        stacked = self._stack(preds)
         if not self.passthrough:
             return stacked
         if hasattr(X, "columns") and _get_output_config("transform", self)["dense"] == "pandas":

@@ -8,6 +8,7 @@ estimator classes of skstack's built-in model families. Any other suffix uses :m
 arbitrary code when loading: load such files only from sources you trust.
 """
 
+from functools import lru_cache
 from pathlib import Path
 
 import joblib
@@ -21,6 +22,7 @@ _CONTAINERS = ("numpy.dtype", "sklearn.utils._bunch.Bunch", "collections.Ordered
 _BOOSTERS = ("lightgbm.basic.Booster", "xgboost.core.Booster")
 
 
+@lru_cache(maxsize=1)
 def _family_classes():
     """Full names of the estimator classes skstack's built-in families build."""
     from .families._registry import BUILTIN_FAMILIES

@@ -38,7 +38,7 @@ from sklearn.utils.validation import (
 from .._bagging import BudgetExceeded
 from .._scoring import default_score, resolve_scorer, score_predictions
 from .._selection import GreedyEnsembleSelector
-from .._stacking import StackLayer, stack_columns
+from .._stacking import StackLayer
 from ..encoders import make_modality_encoder
 from ..families import build_estimators, family_of
 from ..families.portfolios import PortfolioEntry
@@ -185,11 +185,15 @@ class _BaseAutoStack(BaseEstimator):
 
     # ---- fit ---------------------------------------------------------------------------
 
-    def _validate_input(self, X, y, sample_weight):
+    def _check_X(self, X, reset):
+        """Frames keep their dtypes for the encoder; arrays are checked, NaN allowed."""
         if hasattr(X, "columns"):
-            validate_data(self, X, reset=True, skip_check_array=True)
-        else:
-            X = validate_data(self, X, reset=True, dtype=None, ensure_all_finite="allow-nan")
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            return X
+        return validate_data(self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
+
+    def _validate_input(self, X, y, sample_weight):
+        X = self._check_X(X, reset=True)
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
                              "y is None.")
@@ -298,13 +302,8 @@ class _BaseAutoStack(BaseEstimator):
         self._log(1, f"level {level}, second pass: {len(missing)} skipped models")
         extra = self._layer(missing, settings, plan, layer.random_state)
         trainer = _Trainer(self, level, level_deadline, [name for name, _ in missing])
-        try:
-            self._fit_layer(extra, X, y, sample_weight, groups, trainer)
-        except ValueError as error:
-            if "No model of the StackLayer was fitted" in str(error):
-                return
-            raise
-        layer._merge(extra)
+        if self._fit_members(extra, X, y, sample_weight, groups, trainer) is not None:
+            layer._merge(extra)
 
     def _record(self, name, level):
         """The leaderboard record of a model: a new one, or the one of its earlier attempt."""
@@ -374,10 +373,14 @@ class _BaseAutoStack(BaseEstimator):
                         f", {level_deadline - time.monotonic():.1f} s"))
         layer = self._layer(estimators, settings, plan, self._seeds.randint(_SEED_MAX))
         trainer = _Trainer(self, level, level_deadline, [name for name, _ in estimators])
+        return self._fit_members(layer, X, y, sample_weight, groups, trainer)
+
+    def _fit_members(self, layer, X, y, sample_weight, groups, trainer):
+        """The layer fitted through ``trainer``, or None when the trainer fitted no model."""
         try:
             return self._fit_layer(layer, X, y, sample_weight, groups, trainer)
-        except ValueError as error:
-            if "No model of the StackLayer was fitted" in str(error):
+        except ValueError:
+            if trainer.n_fitted == 0:  # every model failed or was skipped: the layer gave up
                 return None
             raise
 
@@ -485,7 +488,7 @@ class _BaseAutoStack(BaseEstimator):
 
     def _check_score(self, layer, y, sample_weight, check_features, y_check, w_check):
         """Holdout score of the ensemble selected on ``layer``'s OOF predictions."""
-        selector = self._selector().fit(_predictions(layer), y, sample_weight=sample_weight)
+        selector = self._selector().fit(layer._oof_predictions(), y, sample_weight=sample_weight)
         scorer = resolve_scorer(self._scoring(), None)
         if w_check is None:
             return scorer(selector, check_features, y_check)
@@ -505,7 +508,7 @@ class _BaseAutoStack(BaseEstimator):
         """Caruana selection on the last level's OOF predictions, then pruning."""
         rows = slice(None) if plan is None else plan[0][1]
         self._fit_selection_in_time(layer, y[rows], rows)
-        features = _predictions(layer)
+        features = layer._oof_predictions()
         features, y_sel = features.iloc[rows], y[rows]
         w_sel = None if sample_weight is None else sample_weight[rows]
         selector = self._selector().fit(features, y_sel, sample_weight=w_sel)
@@ -569,7 +572,7 @@ class _BaseAutoStack(BaseEstimator):
             Predicted labels or values.
         """
         check_is_fitted(self)
-        return self.pipeline_.predict(self._check_predict_input(X))
+        return self.pipeline_.predict(self._check_X(X, reset=False))
 
     def score(self, X, y, sample_weight=None):
         """Accuracy for the classifier, R² for the regressor, like scikit-learn's mixins.
@@ -616,7 +619,7 @@ class _BaseAutoStack(BaseEstimator):
             The estimator, now predicting with the refitted models.
         """
         check_is_fitted(self)
-        X = self._check_predict_input(X)
+        X = self._check_X(X, reset=False)
         y = _check_y(y, y_numeric=self._task == "regression", estimator=self)
         check_consistent_length(X, y)
         encoder = self.pipeline_["encoder"]
@@ -636,18 +639,10 @@ class _BaseAutoStack(BaseEstimator):
                 codes = np.searchsorted(layer.classes_, y)
             for bag in layer.estimators_:
                 bag._add_full_model(features, codes, dict(fit_params))
-            passthrough = layer.passthrough
-            layer.set_params(passthrough=self.passthrough)
             features = _oof_frame(layer, features)  # what the next level trained on
-            layer.set_params(passthrough=passthrough)
         self.settings_["refit_full"] = True
         return self
 
-    def _check_predict_input(self, X):
-        if hasattr(X, "columns"):
-            validate_data(self, X, reset=False, skip_check_array=True)
-            return X
-        return validate_data(self, X, reset=False, dtype=None, ensure_all_finite="allow-nan")
 
     def save(self, path):
         """Write the fitted model to ``path``: ``.skops`` (safe loading) or joblib.
@@ -771,7 +766,8 @@ class _Trainer:
         self.auto = auto
         self.level = level
         self.level_deadline = level_deadline
-        self.left = len(names)
+        self.left = len(names)  # models not yet started, this one included
+        self.n_fitted = 0
         self.fallback = fallback  # the last resort: no deadline, errors raise
         self.first_folds = {}  # family -> the first-fold times seen in this level
 
@@ -798,7 +794,7 @@ class _Trainer:
 
     def __call__(self, name, estimator, fit):
         auto, budget = self.auto, self.auto._budget
-        self.left -= 1
+        models_left, self.left = self.left, self.left - 1
         record = auto._record(name, self.level)
         if auto.interrupted_:
             record.status = "skipped: interrupted"
@@ -807,7 +803,7 @@ class _Trainer:
         if not self.fallback and budget.limited and self._no_time_for(family):
             record.status = "skipped: no time left"
             return None
-        deadline = budget.model_deadline(self.level_deadline, self.left + 1)
+        deadline = budget.model_deadline(self.level_deadline, models_left)
         start = time.monotonic()
         try:
             bag = fit(deadline)
@@ -831,6 +827,7 @@ class _Trainer:
                           f"{type(error).__name__}: {error}", UserWarning, stacklevel=2)
             return None
         self._saw_first_fold(family, bag.fold_fit_times_[0])
+        self.n_fitted += 1
         record.status = "ok"
         record.family = family
         record.oof_score = bag.oof_score_
@@ -851,14 +848,6 @@ def _oof_frame(layer, X):
         return out
     index = X.index if hasattr(X, "index") else None
     return pd.DataFrame(out, columns=layer.get_feature_names_out(), index=index)
-
-
-def _predictions(layer):
-    """The OOF prediction columns of a fitted layer, without passthrough, as a named frame."""
-    n_classes = len(layer.classes_) if hasattr(layer, "classes_") else 0
-    values = np.hstack([stack_columns(bag.oof_pred_, n_classes) for bag in layer.estimators_])
-    names = layer._names_of_predictions(list(layer.named_estimators_))
-    return pd.DataFrame(values, columns=names)
 
 
 def _family_name(model):
@@ -1032,7 +1021,7 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
             Probabilities in the order of ``classes_``.
         """
         check_is_fitted(self)
-        return self.pipeline_.predict_proba(self._check_predict_input(X))
+        return self.pipeline_.predict_proba(self._check_X(X, reset=False))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -147,13 +147,6 @@ class Family:
     grow: Callable = None
     requires: tuple = ()
 
-    def __reduce__(self):
-        # Recipes are often lambdas, which pickle cannot store: a registered family pickles
-        # as its name and is looked up again on loading.
-        if _FAMILIES.get(self.name) is self:
-            return _registered_family, (self.name,)
-        return super().__reduce__()
-
     def available(self):
         """Whether every module the family needs can be imported."""
         from importlib.util import find_spec
@@ -176,15 +169,6 @@ _FAMILIES = {}
 
 GENERIC = Family(name="generic", modules=(), classifier="", regressor="", preprocessing="onehot",
                  threads_param=None)
-
-
-def _registered_family(name):
-    from . import _registry  # noqa: F401  (registers the built-in families)
-
-    if name not in _FAMILIES:
-        raise LookupError(f"Family {name!r} is not registered: register it (register_family) "
-                          "before loading a model that uses it.")
-    return _FAMILIES[name]
 
 
 def register_family(family):
