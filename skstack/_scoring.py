@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, get_scorer, r2_score
 from sklearn.utils.metaestimators import available_if
 
-__all__ = ["default_score", "resolve_scorer", "score_predictions"]
+__all__ = ["default_score", "resolve_scorer", "score_predictions", "with_labels"]
 
 
 def resolve_scorer(scoring, default):
@@ -94,12 +94,12 @@ def score_predictions(scorer, y, values, *, classes=None, response="proba", samp
         replay = _ReplayedRegressor(values)
     else:
         replay = _ReplayedClassifier(values, np.asarray(classes), response)
-        scorer = _with_labels(scorer, classes)
+        scorer = with_labels(scorer, classes)
     kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
     return float(scorer(replay, np.empty((len(values), 0)), y, **kwargs))
 
 
-def _with_labels(scorer, classes):
+def with_labels(scorer, classes):
     """The scorer told every class label, when its metric takes ``labels``.
 
     A metric such as log loss otherwise cannot score rows that lack a class (a holdout of

@@ -387,3 +387,24 @@ def test_plot_leaderboard(mixed_frame):
     ax = clf.plot_leaderboard()
     labels = [tick.get_text() for tick in ax.get_yticklabels()]
     assert "L2 ensemble" in labels and "L1 linear" in labels
+
+
+def test_feature_importance_ranks_the_informative_columns(mixed_frame):
+    X, y = mixed_frame
+    clf = AutoStackClassifier(portfolio=TINY, random_state=0).fit(X[:200], y[:200])
+    importance = clf.feature_importance(X[200:], y[200:], n_repeats=3, random_state=0)
+    assert list(importance.columns) == ["feature", "importance", "std", "p_value", "n_repeats"]
+    assert set(importance["feature"]) == set(X.columns)
+    ranked = list(importance["feature"])
+    assert ranked.index("num") < ranked.index("num_nan")
+    assert ranked.index("num") < ranked.index("kind")
+    top = importance.set_index("feature").loc["num"]
+    assert top["importance"] > 0 and top["p_value"] < 0.05
+    subsample = clf.feature_importance(X, y, n_repeats=2, max_rows=50, random_state=0)
+    assert subsample["n_repeats"].eq(2).all()
+
+    Xr, yr = make_regression(n_samples=150, n_features=3, n_informative=1, random_state=0)
+    reg = AutoStackRegressor(portfolio=TINY, random_state=0).fit(Xr, yr)
+    board = reg.feature_importance(Xr, yr, n_repeats=2, random_state=0)
+    assert set(board["feature"]) == {"x0", "x1", "x2"}
+    assert board["importance"].iloc[0] > 10 * abs(board["importance"].iloc[-1])

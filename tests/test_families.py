@@ -1,6 +1,7 @@
 """Model families: preprocessing, early stopping on the fold holdout, threads, portfolios."""
 
 import os
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -340,6 +341,9 @@ def test_max_time_stops_training_and_keeps_a_usable_model(family, rounds_param):
     model.fit(frame, y)
     assert time.monotonic() - start < 5.0
     assert model.best_rounds_ >= 1
+    # The deadline hook (a clock value, a local class) is not kept: the model pickles.
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(restored.predict_proba(frame), model.predict_proba(frame))
 
 
 def test_forest_max_time_grows_the_same_forest_or_stops_early(binary_data):

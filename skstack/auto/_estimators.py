@@ -43,7 +43,7 @@ from ..encoders import make_modality_encoder
 from ..families import build_estimators, family_of
 from ..families.portfolios import PortfolioEntry
 from ._budget import TimeBudget
-from ._report import ModelRecord, leaderboard_frame, plot_leaderboard
+from ._report import ModelRecord, feature_importance_frame, leaderboard_frame, plot_leaderboard
 from .presets import PRESETS, resolve_preset
 
 __all__ = ["AutoStackClassifier", "AutoStackRegressor"]
@@ -705,6 +705,46 @@ class _BaseAutoStack(BaseEstimator):
         """
         check_is_fitted(self)
         return leaderboard_frame(self, X, y)
+
+    def feature_importance(self, X, y, *, n_repeats=5, max_rows=5000, random_state=None,
+                           n_jobs=None):
+        """Permutation importance of each input column for the fitted ensemble.
+
+        Each column of ``X`` is shuffled ``n_repeats`` times and the drop of the ``scoring``
+        score is averaged (:func:`sklearn.inspection.permutation_importance`). Columns are
+        shuffled as given, before the column encoder, so a datetime column is one feature.
+        Use rows not seen at fit: on training rows the out-of-fold structure is lost and
+        importances are inflated.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to score on, with the columns seen at fit.
+        y : array-like of shape (n_samples,)
+            Their targets.
+        n_repeats : int, default=5
+            Shuffles per column.
+        max_rows : int or None, default=5000
+            Score on a random subsample of this many rows (None: all), which bounds the
+            time: it is ``n_features * n_repeats`` predictions of ``max_rows`` rows.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the subsample and the shuffles.
+        n_jobs : int, default=None
+            Columns scored in parallel (joblib).
+
+        Returns
+        -------
+        importance : DataFrame
+            ``feature``, ``importance`` (mean drop of the score; greater is more
+            important), ``std``, ``p_value`` (one-sided t-test that the drop is above
+            zero) and ``n_repeats``, sorted by importance.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        y = _check_y(y, y_numeric=self._task == "regression", estimator=self)
+        check_consistent_length(X, y)
+        return feature_importance_frame(self, X, y, n_repeats=n_repeats, max_rows=max_rows,
+                                        random_state=random_state, n_jobs=n_jobs)
 
     def plot_leaderboard(self, ax=None):
         """Bar chart of the models' OOF scores, ensemble members highlighted (matplotlib).

@@ -1,14 +1,17 @@
-"""What an AutoStack fit did: per-model records, the leaderboard and its plot."""
+"""What an AutoStack fit did: per-model records, the leaderboard, its plot, importances."""
 
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
+from sklearn.inspection import permutation_importance
+from sklearn.utils import _safe_indexing, check_random_state
 
-from .._scoring import resolve_scorer
+from .._scoring import resolve_scorer, with_labels
 
-__all__ = ["ModelRecord", "leaderboard_frame", "plot_leaderboard"]
+__all__ = ["ModelRecord", "feature_importance_frame", "leaderboard_frame", "plot_leaderboard"]
 
 
 @dataclass
@@ -125,3 +128,35 @@ def plot_leaderboard(auto, ax=None):
     ax.set_xlabel(f"OOF score ({auto._scoring() if isinstance(auto._scoring(), str) else 'score'})")
     ax.set_title("skstack leaderboard (blue: in the ensemble)")
     return ax
+
+
+def feature_importance_frame(auto, X, y, *, n_repeats, max_rows, random_state, n_jobs):
+    """Permutation importance of every input column for the whole fitted ensemble.
+
+    Columns are shuffled in the raw input, before the encoder, so a datetime or text column
+    counts as one feature however many encoded columns it becomes.
+    """
+    n_rows = len(y)
+    if max_rows is not None and n_rows > max_rows:
+        rows = check_random_state(random_state).choice(n_rows, max_rows, replace=False)
+        X, y = _safe_indexing(X, rows), _safe_indexing(y, rows)
+    scorer = resolve_scorer(auto._scoring(), None)
+    if hasattr(auto, "classes_"):
+        scorer = with_labels(scorer, auto.classes_)  # a subsample may lack a class
+    result = permutation_importance(
+        auto, X, y, scoring=scorer, n_repeats=n_repeats, random_state=random_state,
+        n_jobs=n_jobs,
+    )
+    names = auto.feature_names_in_ if hasattr(auto, "feature_names_in_") else [
+        f"x{i}" for i in range(auto.n_features_in_)]
+    frame = pd.DataFrame({
+        "feature": names,
+        "importance": result.importances_mean,
+        "std": result.importances_std,
+    })
+    # One-sided test that the mean drop is above zero, as AutoGluon reports it.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_stat = frame["importance"] / (frame["std"] / np.sqrt(max(n_repeats - 1, 1)))
+    frame["p_value"] = student_t.sf(t_stat.fillna(0.0), df=max(n_repeats - 1, 1))
+    frame["n_repeats"] = n_repeats
+    return frame.sort_values("importance", ascending=False, ignore_index=True)

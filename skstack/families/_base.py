@@ -426,8 +426,15 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         deadline = time.monotonic() + self.max_time
         if family.deadline is not None:
             params, deadline_kwargs = family.deadline(self.estimator_, deadline)
+            configured = {key: self.estimator_.get_params()[key] for key in params}
             self.estimator_.set_params(**params)
-            self.estimator_.fit(Xm, y, **_merge(kwargs, deadline_kwargs), **fit_params)
+            try:
+                self.estimator_.fit(Xm, y, **_merge(kwargs, deadline_kwargs), **fit_params)
+            finally:
+                # The deadline hook holds a clock value and, for XGBoost, a local class
+                # that cannot be pickled: the fitted model keeps its configured params.
+                if configured:
+                    self.estimator_.set_params(**configured)
             return
         family.grow(self.estimator_, lambda model: model.fit(Xm, y, **kwargs, **fit_params),
                     deadline)
