@@ -301,7 +301,11 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         instead of ``fit``, with the fold's held-out rows as ``X_val, y_val``: this is the
         hook for early stopping on the fold holdout. If it also has
         ``full_fit_params(fold_estimators)``, the returned parameters are set on the model
-        refitted on all rows (e.g. the mean early-stopped iteration count).
+        refitted on all rows (e.g. the mean early-stopped iteration count). If it has
+        ``shared_preprocessing()``, returning an unfitted transformer and the estimator to
+        fit on its output, the transformer is fitted once on all rows and the fold models
+        train on its output: unsupervised preprocessing (imputation, encoding, scaling)
+        done once instead of per fold, at fit and at predict.
 
     n_folds : int or "auto", default="auto"
         Folds per repeat. ``"auto"`` uses ``min(8, max(5, n_samples // 10))``. When there are
@@ -353,6 +357,9 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
 
     full_estimator_ : estimator
         The model fitted on all rows; only when ``refit_full=True``.
+
+    preprocessor_ : transformer or None
+        The preprocessing shared by the fold models (see ``estimator``), or None.
 
     oof_pred_ : ndarray of shape (n_samples,) or (n_samples, n_classes)
         Out-of-fold predictions of the training rows: class probabilities (or vote
@@ -469,16 +476,18 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             fit_params["sample_weight"] = sample_weight
         return self._fit_validated(X, y, fit_params, groups)
 
-    def _fit_validated(self, X, y, fit_params, groups, plan=None, deadline=None):
+    def _fit_validated(self, X, y, fit_params, groups, plan=None, deadline=None, shared=None):
         """Fit validated data: one native-OOF model, or fold models over ``plan``.
 
         A :class:`StackLayer` passes the plan it shares among its bags. With a ``deadline``
         (a :func:`time.monotonic` value), models with a ``max_time`` get their share of the
         time left, and after the first fold the bag raises :class:`BudgetExceeded` if the
         other folds project past the deadline (the time-budgeted fits of ``skstack.auto``).
+        ``shared`` is the layer's store of fitted preprocessing, by what it computes.
         """
+        Xp, template = self._fit_preprocessing(X, shared)
         if self._native_oof_applies(groups):
-            return self._fit_native(X, y, fit_params, deadline)
+            return self._fit_native(Xp, y, fit_params, template, deadline)
         if plan is None:
             plan = make_fold_plan(
                 X,
@@ -490,7 +499,37 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
                 groups=groups,
                 random_state=self.random_state,
             )
-        return self._fit_plan(X, y, plan, fit_params, deadline)
+        return self._fit_plan(Xp, y, plan, fit_params, template, deadline)
+
+    def _split_preprocessing(self):
+        """The unfitted shared preprocessing (or None) and the template of the fold models."""
+        if hasattr(self.estimator, "shared_preprocessing"):
+            return self.estimator.shared_preprocessing()
+        return None, self.estimator
+
+    def _fit_preprocessing(self, X, shared=None):
+        """Fit the shared preprocessing (or take it from ``shared``); return its output.
+
+        Bags of one layer see the same rows, so equal preprocessing (keyed by its repr,
+        which states every parameter) is fitted once and the bags hold the same object,
+        which the layer then applies once per prediction.
+        """
+        preprocessor, template = self._split_preprocessing()
+        if preprocessor is None:
+            self.preprocessor_ = None
+            return X, template
+        key = f"{type(preprocessor).__module__}.{preprocessor!r}"
+        if shared is not None and key in shared:
+            self.preprocessor_, Xp = shared[key]
+            return Xp, template
+        self.preprocessor_ = preprocessor
+        Xp = preprocessor.fit_transform(X)
+        if shared is not None:
+            shared[key] = (preprocessor, Xp)
+        return Xp, template
+
+    def _preprocess(self, X):
+        return X if self.preprocessor_ is None else self.preprocessor_.transform(X)
 
     def _validate_fit_data(self, X, y):
         classifier = is_classifier(self.estimator)
@@ -502,14 +541,13 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             self.classes_ = classes
         return X, y
 
-    def _fit_plan(self, X, y, plan, fit_params, deadline=None):
-        """Fit one model per fold of ``plan`` and assemble their OOF predictions."""
+    def _fit_plan(self, X, y, plan, fit_params, template, deadline=None):
+        """Fit one model per fold of ``plan`` on preprocessed ``X``; assemble the OOF."""
         start = perf_counter()
         self.oof_method_ = response_method(self.estimator)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(_SEED_MAX, size=len(plan) + 1)
         workers, threads = thread_budget(self.n_jobs, len(plan))
-        template = self.estimator
         if deadline is None:
             results = self._fit_folds(template, X, y, plan, fit_params, seeds, workers, threads)
         else:
@@ -579,13 +617,12 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             and hasattr(self.estimator, "fit_oof")
         )
 
-    def _fit_native(self, X, y, fit_params, deadline=None):
+    def _fit_native(self, X, y, fit_params, template, deadline=None):
         """Fit one model that computes its own OOF predictions (out-of-bag, leave-one-out)."""
         start = perf_counter()
         self.oof_method_ = response_method(self.estimator)
         seed = check_random_state(self.random_state).randint(_SEED_MAX)
         _, threads = thread_budget(self.n_jobs, 1)
-        template = self.estimator
         if deadline is not None:
             template = with_max_time(template, 0.9 * (deadline - time.monotonic()))
         estimator = _prepare(template, seed, threads)
@@ -629,8 +666,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-            total[uncovered] = self._average(
-                _safe_indexing(X, np.flatnonzero(uncovered)), models=self.estimators_
+            total[uncovered] = self._average_models(
+                _safe_indexing(X, np.flatnonzero(uncovered)), self.estimators_
             )
             counts[uncovered] = 1
         self.oof_pred_ = total / counts.reshape((-1,) + (1,) * (total.ndim - 1))
@@ -662,13 +699,15 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             self.full_estimator_ = self.estimators_[0]
         else:
             seed = check_random_state(self.random_state).randint(_SEED_MAX)
-            self.full_estimator_ = self._fit_full(X, y, fit_params, seed)
+            self.full_estimator_ = self._fit_full(self._preprocess(X), y, fit_params, seed)
         self.refit_full = True
         return self
 
     def _fit_full(self, X, y, fit_params, seed, template=None):
         _, threads = thread_budget(self.n_jobs, 1)
-        estimator = _prepare(self.estimator if template is None else template, seed, threads)
+        if template is None:
+            template = self._split_preprocessing()[1]
+        estimator = _prepare(template, seed, threads)
         if hasattr(self.estimator, "full_fit_params"):
             estimator.set_params(**self.estimator.full_fit_params(self.estimators_))
         with _thread_limit(threads):
@@ -679,10 +718,13 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
     def _models(self):
         return [self.full_estimator_] if self.refit_full else self.estimators_
 
-    def _average(self, X, method=None, models=None):
-        """Mean aligned output of ``models`` (default: the predicting ones) on validated ``X``."""
+    def _average(self, X, method=None):
+        """Mean aligned output of the predicting models on validated ``X``."""
+        return self._average_models(self._preprocess(X), self._models(), method)
+
+    def _average_models(self, X, models, method=None):
+        """Mean aligned output of ``models`` on preprocessed ``X``."""
         method = method or self.oof_method_
-        models = self._models() if models is None else models
         total = None
         for estimator in models:
             pred = predict_aligned(estimator, X, method, _n_classes(self))

@@ -248,13 +248,14 @@ class StackLayer(TransformerMixin, _BaseComposition):
             for name in BaggedOOFEstimator._parameter_constraints
             if name != "estimator"
         }
-        bags = []
+        bags, shared = [], {}  # shared: the preprocessing fitted so far, for every bag
         for name, estimator in active:
             bag = BaggedOOFEstimator(clone(estimator), **bag_params)
             bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
 
             def fit(deadline=None, bag=bag):
-                return bag._fit_validated(X, y_model, dict(fit_params), groups, plan, deadline)
+                return bag._fit_validated(X, y_model, dict(fit_params), groups, plan, deadline,
+                                          shared)
 
             fitted = fit() if fit_member is None else fit_member(name, estimator, fit)
             if fitted is not None:
@@ -362,7 +363,14 @@ class StackLayer(TransformerMixin, _BaseComposition):
         check_is_fitted(self)
         allow_nan = all(get_tags(bag).input_tags.allow_nan for bag in self.estimators_)
         X = validate_X(self, X, reset=False, allow_nan=allow_nan)
-        return self._assemble([bag._average(X) for bag in self.estimators_], X)
+        encoded = {}  # bags sharing one fitted preprocessing apply it once
+        preds = []
+        for bag in self.estimators_:
+            key = id(bag.preprocessor_)
+            if key not in encoded:
+                encoded[key] = bag._preprocess(X)
+            preds.append(bag._average_models(encoded[key], bag._models()))
+        return self._assemble(preds, X)
 
     def _stack(self, preds):
         n_classes = len(self.classes_) if hasattr(self, "classes_") else 0

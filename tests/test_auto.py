@@ -1,6 +1,7 @@
 """AutoStackClassifier and AutoStackRegressor: presets, budget, failures, inspection."""
 
 import pickle
+import sys
 import time
 import warnings
 
@@ -408,3 +409,17 @@ def test_feature_importance_ranks_the_informative_columns(mixed_frame):
     board = reg.feature_importance(Xr, yr, n_repeats=2, random_state=0)
     assert set(board["feature"]) == {"x0", "x1", "x2"}
     assert board["importance"].iloc[0] > 10 * abs(board["importance"].iloc[-1])
+
+
+def test_progress_bar_on_a_terminal_only(mixed_frame, capsys, monkeypatch):
+    X, y = mixed_frame
+    AutoStackClassifier(portfolio=TINY, random_state=0, verbose=1).fit(X, y)
+    assert "model/s" not in capsys.readouterr().err  # not a terminal: no bar
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    AutoStackClassifier(portfolio=TINY, random_state=0, time_limit=30, verbose=1).fit(X, y)
+    captured = capsys.readouterr()
+    assert "level 1: 100%" in captured.err and "3/3" in captured.err
+    assert "best=" in captured.err and "left=" in captured.err
+    assert "linear: OOF" in captured.out
+    AutoStackClassifier(portfolio=TINY, random_state=0, verbose=0).fit(X, y)
+    assert capsys.readouterr() == ("", "")

@@ -115,6 +115,48 @@ def test_early_stopping_uses_the_fold_holdout_and_stops(family, rounds_param):
     assert refit.estimator_.get_params()[rounds_param] == max(1, round(np.mean(rounds)))
 
 
+@pytest.mark.parametrize("family", ["linear", "lightgbm", "random_forest"])
+def test_a_bag_fits_the_family_preprocessing_once(family):
+    frame, signal = mixed_frame()
+    y = targets(signal, "multiclass")
+    (_, model), = build_estimators([PortfolioEntry(family, SMALL.get(family, {}))],
+                                   task="classification")
+    bag = BaggedOOFEstimator(model, n_folds=3, refit_full=True, random_state=0).fit(frame, y)
+    assert bag.preprocessor_ is not None
+    assert all(m.preprocessor_ is None for m in bag.estimators_ + [bag.full_estimator_])
+    encoded = bag.preprocessor_.transform(frame)
+    np.testing.assert_allclose(bag.predict_proba(frame),
+                               bag.full_estimator_.predict_proba(encoded))
+    folds = BaggedOOFEstimator(model, n_folds=3, native_oof=False, random_state=0)
+    folds.fit(frame, y)
+    np.testing.assert_allclose(
+        folds.predict_proba(frame),
+        np.mean([m.predict_proba(folds.preprocessor_.transform(frame))
+                 for m in folds.estimators_], axis=0))
+    # A model that does not share its preprocessing is bagged as it is.
+    plain = BaggedOOFEstimator(LogisticRegression(), n_folds=3).fit(frame[["num"]], y)
+    assert plain.preprocessor_ is None
+
+
+def test_a_layer_applies_equal_preprocessing_once():
+    frame, signal = mixed_frame()
+    y = targets(signal, "binary")
+    entries = [PortfolioEntry("lightgbm", SMALL["lightgbm"]),
+               PortfolioEntry("xgboost", SMALL["xgboost"]),
+               PortfolioEntry("linear", {}), PortfolioEntry("knn", {})]
+    layer = StackLayer(build_estimators(entries, task="classification"), n_folds=3,
+                       random_state=0).fit(frame, y)
+    bags = layer.named_estimators_
+    assert bags["lightgbm"].preprocessor_ is bags["xgboost"].preprocessor_
+    assert bags["linear"].preprocessor_ is bags["knn"].preprocessor_
+    assert bags["lightgbm"].preprocessor_ is not bags["linear"].preprocessor_
+    expected = np.hstack([bag.predict_proba(frame)[:, 1:] for bag in layer.estimators_])
+    np.testing.assert_allclose(layer.transform(frame), expected)
+    restored = pickle.loads(pickle.dumps(layer))
+    assert (restored.named_estimators_["lightgbm"].preprocessor_
+            is restored.named_estimators_["xgboost"].preprocessor_)
+
+
 def test_plain_fit_early_stops_on_its_own_holdout():
     frame, signal = mixed_frame(n=300)
     (_, model), = build_estimators([PortfolioEntry("lightgbm", {"n_estimators": 5000,
@@ -359,3 +401,34 @@ def test_forest_max_time_grows_the_same_forest_or_stops_early(binary_data):
     assert len(cut.estimator_.estimators_) == 4  # the first tenth only
     oof = FamilyModel(forest, max_time=0).fit_oof(X, y)
     assert oof.shape == (len(y), 2)
+
+
+def test_lightgbm_gets_the_codes_its_own_pandas_handling_would_make():
+    from lightgbm import LGBMClassifier
+
+    frame, signal = mixed_frame()
+    y = targets(signal, "binary")
+    params = {"n_estimators": 30, "random_state": 0, "verbose": -1, "n_jobs": 1}
+    model = FamilyModel(LGBMClassifier(**params), early_stopping=False).fit(frame, y)
+    encoded = model.preprocessor_.transform(frame)  # category columns, fixed categories
+    direct = LGBMClassifier(**params).fit(encoded, y)
+    np.testing.assert_allclose(model.predict_proba(frame), direct.predict_proba(encoded))
+
+
+class RecordsBackend(LogisticRegression):
+    """Records the joblib backend in force while it predicts."""
+
+    def predict(self, X):
+        from joblib.parallel import get_active_backend
+
+        self.backend_ = type(get_active_backend()[0]).__name__
+        return super().predict(X)
+
+
+def test_small_batches_predict_without_the_thread_pool():
+    X, y = np.random.RandomState(0).normal(size=(3000, 4)), np.arange(3000) % 2
+    model = FamilyModel(RecordsBackend(), preprocessing="none").fit(X, y)
+    model.predict(X[:5])
+    assert model.estimator_.backend_ == "SequentialBackend"
+    model.predict(X)
+    assert model.estimator_.backend_ != "SequentialBackend"

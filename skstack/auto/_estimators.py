@@ -43,6 +43,7 @@ from ..encoders import make_modality_encoder
 from ..families import build_estimators, family_of
 from ..families.portfolios import PortfolioEntry
 from ._budget import TimeBudget
+from ._progress import Progress
 from ._report import ModelRecord, feature_importance_frame, leaderboard_frame, plot_leaderboard
 from .presets import PRESETS, resolve_preset
 
@@ -179,9 +180,7 @@ class _BaseAutoStack(BaseEstimator):
         return self.scoring if self.scoring is not None else _DEFAULT_SCORING[self._task]
 
     def _log(self, level, message):
-        if self.verbose >= level:
-            print(f"[skstack {time.monotonic() - self._budget.start:7.1f}s] {message}",
-                  flush=True)
+        self._progress.log(level, message)
 
     # ---- fit ---------------------------------------------------------------------------
 
@@ -234,6 +233,7 @@ class _BaseAutoStack(BaseEstimator):
             The fitted estimator.
         """
         self._budget = TimeBudget(self.time_limit)
+        self._progress = Progress(self.verbose, self._budget.start)
         X, y, sample_weight = self._validate_input(X, y, sample_weight)
         settings = self._settings(_num_samples(X))
         self.settings_ = {key: value for key, value in settings.items() if key != "portfolio"}
@@ -250,6 +250,8 @@ class _BaseAutoStack(BaseEstimator):
             self._fit_levels(Xe, y, sample_weight, groups, settings, plan, layers)
         except KeyboardInterrupt:
             self._interrupt()
+        finally:
+            self._progress.close()
         if not layers:
             layers = [self._fallback(Xe, y, sample_weight, groups, plan)]
         for layer in layers:  # models that were not fitted become "drop"
@@ -264,7 +266,7 @@ class _BaseAutoStack(BaseEstimator):
         self.fit_time_ = self._budget.elapsed()
         self._log(1, f"done: {len(layers)} level(s), ensemble score "
                      f"{selector.ensemble_score_:.4f}, {self.fit_time_:.1f} s")
-        del self._budget, self._seeds  # fit-time state, not part of the fitted model
+        del self._budget, self._seeds, self._progress  # fit-time state, not fitted model
         return self
 
     def _fit_levels(self, X, y, sample_weight, groups, settings, plan, layers):
@@ -300,9 +302,12 @@ class _BaseAutoStack(BaseEstimator):
             return
         level_deadline = self._budget.level_deadline(1)
         self._log(1, f"level {level}, second pass: {len(missing)} skipped models")
+        self._progress.open(f"level {level}, again", len(missing), level_deadline)
         extra = self._layer(missing, settings, plan, layer.random_state)
         trainer = _Trainer(self, level, level_deadline, [name for name, _ in missing])
-        if self._fit_members(extra, X, y, sample_weight, groups, trainer) is not None:
+        fitted = self._fit_members(extra, X, y, sample_weight, groups, trainer)
+        self._progress.close()
+        if fitted is not None:
             layer._merge(extra)
 
     def _record(self, name, level):
@@ -372,8 +377,11 @@ class _BaseAutoStack(BaseEstimator):
                      + ("" if level_deadline is None else
                         f", {level_deadline - time.monotonic():.1f} s"))
         layer = self._layer(estimators, settings, plan, self._seeds.randint(_SEED_MAX))
+        self._progress.open(f"level {level}", len(estimators), level_deadline)
         trainer = _Trainer(self, level, level_deadline, [name for name, _ in estimators])
-        return self._fit_members(layer, X, y, sample_weight, groups, trainer)
+        layer = self._fit_members(layer, X, y, sample_weight, groups, trainer)
+        self._progress.close()
+        return layer
 
     def _fit_members(self, layer, X, y, sample_weight, groups, trainer):
         """The layer fitted through ``trainer``, or None when the trainer fitted no model."""
@@ -833,6 +841,11 @@ class _Trainer:
         return self.level_deadline - time.monotonic() < needed
 
     def __call__(self, name, estimator, fit):
+        bag = self._train(name, estimator, fit)
+        self.auto._progress.advance(None if bag is None else bag.oof_score_)
+        return bag
+
+    def _train(self, name, estimator, fit):
         auto, budget = self.auto, self.auto._budget
         models_left, self.left = self.left, self.left - 1
         record = auto._record(name, self.level)

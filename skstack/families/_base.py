@@ -10,11 +10,13 @@ hands it, and the thread setting. Adding a family is adding one :class:`Family` 
 
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Callable
 
 import numpy as np
+from joblib import parallel_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -44,6 +46,9 @@ __all__ = [
     "family_of",
     "register_family",
 ]
+
+# Batches up to this size predict without joblib's thread pool (see FamilyModel._predict).
+_SEQUENTIAL_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -346,6 +351,26 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         """
         return family_of(self.estimator)
 
+    def _kind(self):
+        return self.family_.preprocessing if self.preprocessing == "auto" else self.preprocessing
+
+    def shared_preprocessing(self):
+        """This model's preprocessing and a copy of the model that expects its output.
+
+        :class:`~skstack.BaggedOOFEstimator` fits the preprocessing once on all training
+        rows and trains the fold models on its output, instead of fitting and applying it
+        once per fold. It learns nothing from the target, so the out-of-fold predictions
+        stay out-of-fold.
+
+        Returns
+        -------
+        preprocessor : transformer or None
+            The unfitted preprocessing; None when the family has none.
+        estimator : FamilyModel
+            A clone with ``preprocessing="none"``.
+        """
+        return make_preprocessor(self._kind()), clone(self).set_params(preprocessing="none")
+
     # ---- fitting -----------------------------------------------------------------------
 
     def _check_X(self, X, reset):
@@ -368,8 +393,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         if is_classifier(self.estimator):
             check_classification_targets(y)
             self.classes_, y = np.unique(y, return_inverse=True)
-        kind = self.family_.preprocessing if self.preprocessing == "auto" else self.preprocessing
-        self.preprocessor_ = make_preprocessor(kind)
+        self.preprocessor_ = make_preprocessor(self._kind())
         Xt = X if self.preprocessor_ is None else self.preprocessor_.fit_transform(X)
         self.estimator_ = self._configured_estimator()
         self.best_rounds_ = None
@@ -579,6 +603,17 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         return self._model_input(self._transform(self._check_X(X, reset=False)))[0]
 
+    def _predict(self, method, X):
+        """``estimator_.<method>`` on the preprocessed rows.
+
+        Small batches run without joblib's thread pool (forests, KNN): dispatching to it
+        costs about 10 ms per call, more than a few rows take, on any number of cores.
+        """
+        X = self._predict_input(X)
+        small = _num_samples(X) <= _SEQUENTIAL_ROWS
+        with parallel_config(backend="sequential") if small else nullcontext():
+            return getattr(self.estimator_, method)(X)
+
     def predict(self, X):
         """Predict labels or values.
 
@@ -592,8 +627,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predictions.
         """
-        X = self._predict_input(X)
-        pred = np.asarray(self.estimator_.predict(X))
+        pred = np.asarray(self._predict("predict", X))
         if hasattr(self, "classes_"):
             return self.classes_[pred.astype(np.intp).ravel()]
         return pred.ravel()
@@ -612,8 +646,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities.
         """
-        X = self._predict_input(X)
-        return self.estimator_.predict_proba(X)
+        return self._predict("predict_proba", X)
 
     @available_if(_model_has("decision_function"))
     def decision_function(self, X):
@@ -629,8 +662,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         scores : ndarray
             Decision values.
         """
-        X = self._predict_input(X)
-        return self.estimator_.decision_function(X)
+        return self._predict("decision_function", X)
 
     def score(self, X, y, sample_weight=None):
         """Accuracy for classifiers, R² for regressors.
