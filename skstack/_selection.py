@@ -12,7 +12,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._scoring import default_score, resolve_scorer, score_predictions
+from ._scoring import default_score, prediction_scorer
 
 __all__ = ["GreedyEnsembleSelector"]
 
@@ -293,13 +293,13 @@ class GreedyEnsembleSelector(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X)
         preds = self._model_blocks(X)
         self.model_names_ = self._names(len(preds), self._width)
-        scorer = resolve_scorer(self.scoring, _DEFAULT_SCORING[self.task_])
-        classes = getattr(self, "classes_", None)
+        score_response = prediction_scorer(
+            self.scoring, _DEFAULT_SCORING[self.task_], y,
+            classes=getattr(self, "classes_", None), sample_weight=sample_weight,
+        )
 
         def score(blend):
-            return score_predictions(
-                scorer, y, self._response(blend), classes=classes, sample_weight=sample_weight
-            )
+            return score_response(self._response(blend))
 
         rng = check_random_state(self.random_state)
         runs = [np.arange(len(preds))]

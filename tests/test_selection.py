@@ -146,3 +146,29 @@ def test_string_labels_binary():
     selector = GreedyEnsembleSelector(task="classification", random_state=0).fit(X, labels)
     assert set(selector.predict(X)) <= {"neg", "pos"}
     assert selector.score(X, labels) > 0.7
+
+
+@pytest.mark.parametrize("scoring", ["roc_auc", "neg_log_loss", "accuracy",
+                                     "neg_root_mean_squared_error", "neg_mean_squared_error",
+                                     "neg_mean_absolute_error"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fast_prediction_scorers_equal_the_scikit_learn_scorers(scoring, weighted):
+    from skstack._scoring import prediction_scorer, resolve_scorer, score_predictions
+
+    rng = np.random.RandomState(0)
+    n = 300
+    weights = rng.uniform(0.5, 2.0, n) if weighted else None
+    regression = scoring.startswith("neg_m") or scoring.startswith("neg_root")
+    if regression:
+        y, values, classes = rng.normal(size=n), rng.normal(size=n), None
+    else:
+        classes = np.array(["a", "b"] if scoring == "roc_auc" else ["a", "b", "c"],
+                           dtype=object)
+        y = classes[rng.randint(len(classes), size=n)]
+        values = rng.dirichlet(np.ones(len(classes)), size=n)
+        values[:5] = np.round(values[:5], 1)  # ties
+        values[5, 0] = 0.0  # a zero probability, clipped
+    fast = prediction_scorer(scoring, None, y, classes=classes, sample_weight=weights)
+    expected = score_predictions(resolve_scorer(scoring, None), y, values, classes=classes,
+                                 sample_weight=weights)
+    assert fast(values) == pytest.approx(expected, rel=1e-10)
