@@ -2,7 +2,13 @@
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import TransformerMixin, _fit_context, clone, is_classifier, is_regressor
+from sklearn.base import (
+    TransformerMixin,
+    _fit_context,
+    clone,
+    is_classifier,
+    is_regressor,
+)
 from sklearn.utils import Bunch
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils._tags import get_tags

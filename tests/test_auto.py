@@ -11,6 +11,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -423,3 +424,46 @@ def test_progress_bar_on_a_terminal_only(mixed_frame, capsys, monkeypatch):
     assert "linear: OOF" in captured.out
     AutoStackClassifier(portfolio=TINY, random_state=0, verbose=0).fit(X, y)
     assert capsys.readouterr() == ("", "")
+
+
+class SlowToPredict(LogisticRegression):
+    """A good model that takes ``delay`` seconds per prediction call."""
+
+    def __init__(self, delay=0.05, C=1.0):
+        self.delay = delay
+        super().__init__(C=C)
+
+    def predict_proba(self, X):
+        time.sleep(self.delay)
+        return super().predict_proba(X)
+
+
+def test_infer_limit_drops_the_slow_models():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 10))
+    y = (X @ rng.normal(size=10) + rng.normal(size=300) > 0).astype(int)  # linear: LR wins
+    portfolio = [PortfolioEntry(SlowToPredict(), {}, 3, name="slow"),
+                 PortfolioEntry("knn", {"n_neighbors": 15}, 2)]
+    params = dict(portfolio=portfolio, presets="good_quality", refit=False, n_folds=3,
+                  random_state=0)
+    free = AutoStackClassifier(**params).fit(X, y)
+    assert free.pipeline_[-1].weights_["slow"] > 0 and free.infer_time_per_row_ is None
+    limited = AutoStackClassifier(**params, infer_limit=0.05,
+                                  infer_limit_batch_size=1).fit(X, y)
+    assert list(limited.pipeline_["layer1"].named_estimators_) == ["knn"]
+    assert limited.infer_time_per_row_ <= 0.05
+    assert limited.fit_summary()["infer_time_per_row"] == limited.infer_time_per_row_
+    board = limited.leaderboard().set_index("model")
+    assert board.loc["slow", "status"] == "ok" and board.loc["slow", "weight"] == 0
+
+
+def test_infer_limit_too_small_keeps_one_level_and_one_model_with_a_warning():
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    clf = AutoStackClassifier(portfolio=TINY, presets="high_quality", n_stack_levels=1,
+                              dynamic_stacking=False, n_folds=3, random_state=0,
+                              infer_limit=1e-12, infer_limit_batch_size=50)
+    with pytest.warns(UserWarning, match="No ensemble meets infer_limit"):
+        clf.fit(X, y)
+    assert [name for name, _ in clf.pipeline_.steps] == ["encoder", "layer1", "selector"]
+    assert len(clf.pipeline_["layer1"].named_estimators_) == 1
+    assert clf.predict(X[:3]).shape == (3,)

@@ -9,7 +9,13 @@ import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from skstack import BaggedOOFEstimator, StackLayer
-from skstack.families import DEFAULT, FamilyModel, PortfolioEntry, build_estimators, family_of
+from skstack.families import (
+    DEFAULT,
+    FamilyModel,
+    PortfolioEntry,
+    build_estimators,
+    family_of,
+)
 
 pytest.importorskip("lightgbm")
 pytest.importorskip("xgboost")

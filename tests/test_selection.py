@@ -158,7 +158,7 @@ def test_fast_prediction_scorers_equal_the_scikit_learn_scorers(scoring, weighte
     rng = np.random.RandomState(0)
     n = 300
     weights = rng.uniform(0.5, 2.0, n) if weighted else None
-    regression = scoring.startswith("neg_m") or scoring.startswith("neg_root")
+    regression = scoring.startswith(("neg_m", "neg_root"))
     if regression:
         y, values, classes = rng.normal(size=n), rng.normal(size=n), None
     else:

@@ -9,6 +9,7 @@ that fail or cannot finish, the stacked-overfitting check, and the record of it 
 (:mod:`._report`).
 """
 
+import copy
 import math
 import time
 import warnings
@@ -43,8 +44,14 @@ from ..encoders import make_modality_encoder
 from ..families import build_estimators, family_of
 from ..families.portfolios import PortfolioEntry
 from ._budget import TimeBudget
+from ._inference import InferenceCosts, measurement_rows, time_per_row
 from ._progress import Progress
-from ._report import ModelRecord, feature_importance_frame, leaderboard_frame, plot_leaderboard
+from ._report import (
+    ModelRecord,
+    feature_importance_frame,
+    leaderboard_frame,
+    plot_leaderboard,
+)
 from .presets import PRESETS, resolve_preset
 
 __all__ = ["AutoStackClassifier", "AutoStackRegressor"]
@@ -101,6 +108,7 @@ class _BaseAutoStack(BaseEstimator):
         "scoring": [None, str, callable],
         "portfolio": [None, list],
         "excluded_families": [None, list, tuple],
+        "column_types": [None, dict],
         "n_folds": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
         "n_stack_levels": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
@@ -110,6 +118,8 @@ class _BaseAutoStack(BaseEstimator):
         "holdout_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iterations": [Interval(Integral, 1, None, closed="left")],
         "prune": ["boolean"],
+        "infer_limit": [None, Interval(Real, 0, None, closed="neither")],
+        "infer_limit_batch_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [None, Integral],
         "verbose": ["verbose"],
@@ -123,6 +133,7 @@ class _BaseAutoStack(BaseEstimator):
         scoring=None,
         portfolio=None,
         excluded_families=None,
+        column_types=None,
         n_folds="auto",
         n_repeats=1,
         n_stack_levels="auto",
@@ -132,6 +143,8 @@ class _BaseAutoStack(BaseEstimator):
         holdout_fraction=0.1,
         n_iterations=25,
         prune=True,
+        infer_limit=None,
+        infer_limit_batch_size=10_000,
         random_state=None,
         n_jobs=None,
         verbose=0,
@@ -141,6 +154,7 @@ class _BaseAutoStack(BaseEstimator):
         self.scoring = scoring
         self.portfolio = portfolio
         self.excluded_families = excluded_families
+        self.column_types = column_types
         self.n_folds = n_folds
         self.n_repeats = n_repeats
         self.n_stack_levels = n_stack_levels
@@ -150,6 +164,8 @@ class _BaseAutoStack(BaseEstimator):
         self.holdout_fraction = holdout_fraction
         self.n_iterations = n_iterations
         self.prune = prune
+        self.infer_limit = infer_limit
+        self.infer_limit_batch_size = infer_limit_batch_size
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -242,9 +258,10 @@ class _BaseAutoStack(BaseEstimator):
         self.stacking_check_ = None
         self._seeds = check_random_state(self.random_state)
 
-        encoder = make_modality_encoder() if hasattr(X, "columns") else "passthrough"
+        encoder = (make_modality_encoder(self.column_types) if hasattr(X, "columns")
+                   else "passthrough")
         Xe = X if encoder == "passthrough" else encoder.fit_transform(X)
-        steps, layers = [("encoder", encoder)], []
+        layers = []
         plan = self._plan(y, settings, groups)
         try:
             self._fit_levels(Xe, y, sample_weight, groups, settings, plan, layers)
@@ -259,9 +276,13 @@ class _BaseAutoStack(BaseEstimator):
         for layer in layers[:-1]:
             layer.set_params(passthrough=self.passthrough)
         layers[-1].set_params(passthrough=False)
-        steps += [(f"layer{i}", layer) for i, layer in enumerate(layers, start=1)]
-        selector = self._select(layers[-1], y, sample_weight, plan, settings)
-        self.pipeline_ = Pipeline(steps + [("selector", selector)])
+        self.infer_time_per_row_ = None
+        if self.infer_limit is None:
+            selector = self._select(layers[-1], y, sample_weight, plan, settings)
+        else:
+            layers, selector = self._meet_infer_limit(X, y, sample_weight, plan, settings,
+                                                      encoder, layers)
+        self.pipeline_ = _pipeline(encoder, layers, selector)
         self._finish_records(layers, selector)
         self.fit_time_ = self._budget.elapsed()
         self._log(1, f"done: {len(layers)} level(s), ensemble score "
@@ -512,8 +533,9 @@ class _BaseAutoStack(BaseEstimator):
             random_state=self._seeds.randint(_SEED_MAX),
         )
 
-    def _select(self, layer, y, sample_weight, plan, settings):
+    def _select(self, layer, y, sample_weight, plan, settings, prune=None):
         """Caruana selection on the last level's OOF predictions, then pruning."""
+        prune = self.prune if prune is None else prune
         rows = slice(None) if plan is None else plan[0][1]
         self._fit_selection_in_time(layer, y[rows], rows)
         features = layer._oof_predictions()
@@ -521,7 +543,7 @@ class _BaseAutoStack(BaseEstimator):
         w_sel = None if sample_weight is None else sample_weight[rows]
         selector = self._selector().fit(features, y_sel, sample_weight=w_sel)
         used = [name for name, weight in selector.weights_.items() if weight > 0]
-        if self.prune and len(used) < len(layer.estimators_):
+        if prune and len(used) < len(layer.estimators_):
             # Refit on the used models only: greedy selection picks the same counts among
             # them, and the pipeline then predicts with those models alone.
             layer._keep(used)
@@ -556,6 +578,75 @@ class _BaseAutoStack(BaseEstimator):
             self._log(1, f"selection among the best {affordable} of "
                          f"{len(ranked)} models, to stay within the time limit")
             layer._keep(ranked[:affordable])
+
+    # ---- inference time --------------------------------------------------------------------
+
+    def _meet_infer_limit(self, X, y, sample_weight, plan, settings, encoder, layers):
+        """The layers and selector of the best ensemble found within ``infer_limit``.
+
+        The kept ensemble is timed on ``infer_limit_batch_size`` training rows. A stack
+        that is too slow falls back to its first level (each upper model needs every model
+        below it). Then every bag's time is measured once, and while the ensemble's
+        estimate (the sum of its parts) is over the limit, the model whose removal saves
+        the most time leaves the candidates and the ensemble is selected again among the
+        rest. The kept ensemble is always pruned.
+        """
+        if len(layers) > 1:
+            trial, selector = self._selection_among(layers[-1], None, y, sample_weight, plan,
+                                                    settings)
+            stacked = layers[:-1] + [trial]
+            batch = measurement_rows(X, self._measurement_batch(
+                X, _pipeline(encoder, stacked, selector)))
+            per_row = time_per_row(_pipeline(encoder, stacked, selector), batch)
+            if per_row <= self.infer_limit:
+                self.infer_time_per_row_ = per_row
+                return stacked, selector
+            self._log(1, f"infer_limit: the stack takes {per_row:.2e} s per row; "
+                         "level 1 alone")
+            layers = layers[:1]
+            layers[0].set_params(passthrough=False)
+        layer = layers[0]
+        candidates = list(layer.named_estimators_)
+        trial, selector = self._selection_among(layer, candidates, y, sample_weight, plan,
+                                                settings)
+        batch = measurement_rows(X, self._measurement_batch(
+            X, _pipeline(encoder, [trial], selector)))
+        costs = InferenceCosts(encoder, layer, batch)
+        while costs.estimate(list(trial.named_estimators_)) > self.infer_limit and len(
+                candidates) > 1:
+            slowest = costs.slowest(list(trial.named_estimators_))
+            self._log(1, f"infer_limit: leaving out {slowest}")
+            candidates.remove(slowest)
+            trial, selector = self._selection_among(layer, candidates, y, sample_weight, plan,
+                                                    settings)
+        self.infer_time_per_row_ = time_per_row(_pipeline(encoder, [trial], selector), batch)
+        if self.infer_time_per_row_ > self.infer_limit:
+            warnings.warn(
+                f"No ensemble meets infer_limit={self.infer_limit:g} s per row: the fastest "
+                f"model takes {self.infer_time_per_row_:.3g} s. Try refit=True (one model per "
+                "bag instead of one per fold) or a larger infer_limit_batch_size.",
+                UserWarning, stacklevel=3)
+        return [trial], selector
+
+    def _selection_among(self, layer, names, y, sample_weight, plan, settings):
+        """A pruned copy of ``layer`` (to the models ``names``, None: all) and its selector.
+
+        The copy is shallow: the bags are shared, ``layer`` keeps all of its models.
+        """
+        trial = copy.copy(layer)
+        if names is not None:
+            trial._keep(names)
+        return trial, self._select(trial, y, sample_weight, plan, settings, prune=True)
+
+    def _measurement_batch(self, X, pipeline):
+        """``infer_limit_batch_size``, cut so that timing it fits in the time left."""
+        size = self.infer_limit_batch_size
+        if not self._budget.limited or size <= 100:
+            return size
+        probe = time_per_row(pipeline, measurement_rows(X, 100))
+        # Timed about three times: the ensemble, its parts, the ensemble kept.
+        allowed = max(self._budget.remaining(), 0.5 * self._budget.reserve())
+        return int(max(1, min(size, allowed / (3 * probe))))
 
     def _finish_records(self, layers, selector):
         weights = selector.weights_
@@ -779,7 +870,7 @@ class _BaseAutoStack(BaseEstimator):
         summary : dict
             ``presets``, ``settings``, ``time_limit``, ``fit_time``, ``n_levels``,
             ``models`` (counts by status), ``stacking_check``, ``ensemble_weights``,
-            ``ensemble_score``, ``interrupted``.
+            ``ensemble_score``, ``interrupted``, ``infer_time_per_row``.
         """
         check_is_fitted(self)
         statuses = {}
@@ -797,6 +888,7 @@ class _BaseAutoStack(BaseEstimator):
             "ensemble_weights": dict(self.pipeline_[-1].weights_),
             "ensemble_score": self.ensemble_score_,
             "interrupted": self.interrupted_,
+            "infer_time_per_row": self.infer_time_per_row_,
         }
 
     def __sklearn_tags__(self):
@@ -890,6 +982,12 @@ class _Trainer:
         return bag
 
 
+def _pipeline(encoder, layers, selector):
+    return Pipeline([("encoder", encoder)]
+                    + [(f"layer{i}", layer) for i, layer in enumerate(layers, start=1)]
+                    + [("selector", selector)])
+
+
 def pick(data, rows):
     """Rows of ``data`` (None stays None)."""
     return None if data is None else _safe_indexing(data, rows)
@@ -964,6 +1062,11 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
     excluded_families : list of str, default=None
         Families to leave out, e.g. ``["catboost", "mlp"]``.
 
+    column_types : dict, default=None
+        ``{column: modality}`` overrides of the column typing of frame input
+        (``"numeric"``, ``"categorical"``, ``"datetime"``, ``"text"``, ``"image"``,
+        ``"drop"``; see :func:`skstack.encoders.make_modality_encoder`).
+
     n_folds : int or "auto", default="auto"
         Folds of the bagged presets; ``"auto"`` is ``min(8, max(5, n_samples // 10))``.
 
@@ -993,6 +1096,18 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
     prune : bool, default=True
         Drop the last level's models that the ensemble does not use, so they cost nothing
         at predict time (their rows stay in the leaderboard).
+
+    infer_limit : float, default=None
+        Seconds per row the fitted ensemble may take to predict, timed on
+        ``infer_limit_batch_size`` training rows at the end of the fit. A slower stack
+        falls back to its first level, then the models whose removal saves the most time
+        are dropped (the ensemble selected again each time) until it is fast enough; a
+        warning says when even one model is too slow. None: no limit.
+
+    infer_limit_batch_size : int, default=10000
+        Rows per prediction call that ``infer_limit`` is about: 1 for online single-row
+        serving (where fixed costs dominate), large for batch scoring. Cut to what the
+        time left can measure when ``time_limit`` is set.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the folds, the models and the selection.
@@ -1028,6 +1143,10 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
 
     fit_time_ : float
         Seconds the fit took.
+
+    infer_time_per_row_ : float or None
+        Seconds per row the kept ensemble took on ``infer_limit_batch_size`` rows; None
+        without ``infer_limit``.
 
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
@@ -1104,6 +1223,8 @@ class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
         Model configurations; None takes the preset's.
     excluded_families : list of str, default=None
         Families to leave out.
+    column_types : dict, default=None
+        Overrides of the column typing of frame input.
     n_folds : int or "auto", default="auto"
         Folds of the bagged presets.
     n_repeats : int, default=1
@@ -1122,6 +1243,10 @@ class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
         Greedy ensemble selection steps.
     prune : bool, default=True
         Drop unused last-level models.
+    infer_limit : float, default=None
+        Seconds per row the ensemble may take to predict (see the classifier).
+    infer_limit_batch_size : int, default=10000
+        Rows per prediction call that ``infer_limit`` is about.
     random_state : int, RandomState instance or None, default=None
         Seeds everything random.
     n_jobs : int, default=None
@@ -1145,6 +1270,8 @@ class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
         Whether Ctrl-C stopped the training early.
     fit_time_ : float
         Seconds the fit took.
+    infer_time_per_row_ : float or None
+        Seconds per row of the kept ensemble, with ``infer_limit``.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)

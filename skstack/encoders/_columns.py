@@ -10,9 +10,17 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["DatetimeEncoder", "datetime_columns", "make_modality_encoder"]
+__all__ = [
+    "MODALITIES",
+    "DatetimeEncoder",
+    "ModalityColumns",
+    "column_types",
+    "datetime_columns",
+    "make_modality_encoder",
+]
 
 _PARTS = ("year", "month", "day", "day_of_week", "day_of_year")
 _TIME_PARTS = ("hour", "minute")
@@ -164,13 +172,145 @@ class DatetimeEncoder(TransformerMixin, BaseEstimator):
         return tags
 
 
-def make_modality_encoder():
+MODALITIES = ("numeric", "categorical", "datetime", "text", "image", "drop")
+
+
+def column_types(X, types=None):
+    """The modality of every column of ``X``: detected, with ``types`` laid over.
+
+    Datetime dtypes are ``"datetime"``; string columns of long, mostly distinct values are
+    ``"text"`` (:func:`~skstack.encoders.text_columns`); columns of image paths or arrays are
+    ``"image"`` (:func:`~skstack.encoders.image_columns`); other non-numeric or boolean
+    columns are ``"categorical"``; the rest ``"numeric"``.
+
+    Parameters
+    ----------
+    X : DataFrame
+        The input frame.
+    types : dict, default=None
+        ``{column: modality}`` overrides, modality one of ``"numeric"``, ``"categorical"``,
+        ``"datetime"``, ``"text"``, ``"image"`` or ``"drop"``.
+
+    Returns
+    -------
+    types : dict
+        ``{column: modality}`` for every column, in order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skstack.encoders import column_types
+    >>> frame = pd.DataFrame({"id": [1, 2], "city": ["a", "b"]})
+    >>> column_types(frame, {"id": "categorical"})
+    {'id': 'categorical', 'city': 'categorical'}
+    """
+    from ._image import image_columns
+    from ._text import text_columns
+
+    types = dict(types or {})
+    unknown = {m for m in types.values() if m not in MODALITIES}
+    missing = [c for c in types if c not in X.columns]
+    if unknown or missing:
+        raise ValueError(f"Bad column types: unknown modalities {sorted(unknown)} (use "
+                         f"{MODALITIES}), unknown columns {missing}.")
+    rest = X[[c for c in X.columns if c not in types]]
+    found = dict.fromkeys(datetime_columns(rest), "datetime")
+    undecided = rest[[c for c in rest.columns if c not in found]]
+    found.update(dict.fromkeys(image_columns(undecided), "image"))
+    found.update(dict.fromkeys(text_columns(undecided[[c for c in undecided.columns
+                                                        if c not in found]]), "text"))
+    for column in rest.columns:
+        if column not in found:
+            dtype = X[column].dtype
+            numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(
+                dtype)
+            found[column] = "numeric" if numeric else "categorical"
+    return {column: types.get(column, found.get(column)) for column in X.columns}
+
+
+class ModalityColumns:
+    """Column selector of a :class:`~sklearn.compose.ColumnTransformer` branch.
+
+    Parameters
+    ----------
+    modality : str
+        The modality to select.
+    types : dict, default=None
+        Overrides for :func:`column_types`.
+    only_overridden : bool, default=False
+        Select only the columns that ``types`` sets to ``modality`` (for branches that
+        convert a column to a modality it was not detected as).
+    """
+
+    def __init__(self, modality, types=None, only_overridden=False):
+        self.modality = modality
+        self.types = types
+        self.only_overridden = only_overridden
+
+    def __call__(self, X):
+        if not hasattr(X, "columns"):
+            return []
+        if self.only_overridden:
+            return [c for c, m in (self.types or {}).items() if m == self.modality]
+        return [c for c, m in column_types(X, self.types).items() if m == self.modality]
+
+    def __repr__(self):
+        return f"ModalityColumns({self.modality!r})"
+
+
+def _as_category(frame):
+    return frame.astype("category")
+
+
+def _as_numbers(frame):
+    return frame.apply(pd.to_numeric, errors="coerce").astype(np.float64)
+
+
+def default_text_encoder():
+    """:class:`TextEmbedder` when transformers and local weights are installed, else
+    :class:`TfidfTextEncoder` (no torch)."""
+    from ._text import TextEmbedder, TfidfTextEncoder, default_text_model
+
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        return TfidfTextEncoder()
+    return TextEmbedder() if default_text_model() is not None else TfidfTextEncoder()
+
+
+def default_image_encoder():
+    """:class:`ImageEmbedder` when timm and packaged weights are installed, else None."""
+    from ._image import ImageEmbedder, _packaged_weights
+
+    try:
+        import timm  # noqa: F401
+    except ImportError:
+        return None
+    return ImageEmbedder() if _packaged_weights("tf_efficientnet_lite0") else None
+
+
+def make_modality_encoder(types=None, *, text="auto", image="auto"):
     """The column encoder that :class:`~skstack.auto.AutoStackClassifier` puts first.
 
-    A :class:`~sklearn.compose.ColumnTransformer` with pandas output: datetime columns go
-    through :class:`DatetimeEncoder`; numeric, boolean and categorical columns pass through
-    with their dtypes, for the per-family preprocessing of the models that follow. The
-    columns are typed when the encoder is fitted.
+    A :class:`~sklearn.compose.ColumnTransformer` with pandas output and one branch per
+    modality, the columns typed when it is fitted (:func:`column_types`): datetime columns
+    go through :class:`DatetimeEncoder`, free text through ``text``, images through
+    ``image``; numeric, boolean and categorical columns pass through with their dtypes, for
+    the per-family preprocessing of the models that follow (columns typed by ``types``
+    against their dtype are converted).
+
+    Parameters
+    ----------
+    types : dict, default=None
+        ``{column: modality}`` overrides of the detected types: ``"numeric"``,
+        ``"categorical"``, ``"datetime"``, ``"text"``, ``"image"`` or ``"drop"``.
+    text : transformer, "auto" or "drop", default="auto"
+        The text branch. ``"auto"``: :class:`TextEmbedder` with the packaged
+        all-MiniLM-L6-v2 when the ``text`` extra is installed, else
+        :class:`TfidfTextEncoder`.
+    image : transformer, "auto" or "drop", default="auto"
+        The image branch. ``"auto"``: :class:`ImageEmbedder` when the ``image`` extra is
+        installed; without it, image columns are dropped.
 
     Returns
     -------
@@ -186,8 +326,19 @@ def make_modality_encoder():
     >>> make_modality_encoder().fit_transform(frame).columns.tolist()[:3]
     ['when_year', 'when_month', 'when_day']
     """
-    return ColumnTransformer(
-        [("datetime", DatetimeEncoder(), datetime_columns)],
-        remainder="passthrough",
-        verbose_feature_names_out=False,
-    ).set_output(transform="pandas")
+    if isinstance(text, str) and text == "auto":
+        text = default_text_encoder()
+    if isinstance(image, str) and image == "auto":
+        image = default_image_encoder() or "drop"
+    branches = [
+        ("datetime", DatetimeEncoder(), ModalityColumns("datetime", types)),
+        ("text", text, ModalityColumns("text", types)),
+        ("image", image, ModalityColumns("image", types)),
+        ("categorical", FunctionTransformer(_as_category, feature_names_out="one-to-one"),
+         ModalityColumns("categorical", types, only_overridden=True)),
+        ("numeric", FunctionTransformer(_as_numbers, feature_names_out="one-to-one"),
+         ModalityColumns("numeric", types, only_overridden=True)),
+        ("drop", "drop", ModalityColumns("drop", types)),
+    ]
+    return ColumnTransformer(branches, remainder="passthrough",
+                             verbose_feature_names_out=False).set_output(transform="pandas")

@@ -5,7 +5,14 @@ stopping its :class:`Family` declares; :mod:`skstack.families.portfolios` holds 
 configurations and builds the ``(name, estimator)`` lists that stack layers take.
 """
 
-from ._base import EarlyStopping, Family, FamilyModel, NativeOOF, family_of, register_family
+from ._base import (
+    EarlyStopping,
+    Family,
+    FamilyModel,
+    NativeOOF,
+    family_of,
+    register_family,
+)
 from ._mlp import MLPClassifier, MLPRegressor
 from ._preprocessing import CategoryDtypeEncoder
 from .portfolios import DEFAULT, LARGE, PortfolioEntry, build_estimators

