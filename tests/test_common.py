@@ -14,7 +14,7 @@ from skstack import (
     GreedyEnsembleSelector,
     StackLayer,
 )
-from skstack.encoders import DatetimeEncoder
+from skstack.encoders import DatetimeEncoder, TfidfTextEncoder
 from skstack.families import CategoryDtypeEncoder, FamilyModel
 from skstack.families.portfolios import PortfolioEntry
 
@@ -37,6 +37,7 @@ ESTIMATORS = [
     FamilyModel(DecisionTreeClassifier(max_depth=3), preprocessing="ordinal"),
     CategoryDtypeEncoder(),
     DatetimeEncoder(),
+    TfidfTextEncoder(n_components=2),
     AutoStackClassifier(portfolio=_TINY_PORTFOLIO, random_state=0),
     AutoStackRegressor(portfolio=_TINY_PORTFOLIO, presets="good_quality", n_folds=3,
                        random_state=0),

@@ -46,11 +46,8 @@ class ColumnBlocks:
         if hasattr(X, "columns"):
             validate_data(self, X, reset=reset, skip_check_array=True)
             return [X.iloc[:, i].to_numpy(dtype=object) for i in range(X.shape[1])]
+        X = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
         X = np.asarray(X, dtype=object)
-        if X.ndim == 1:
-            X = X.reshape(-1, 1)
-        validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False,
-                      ensure_min_samples=1)
         return [X[:, i] for i in range(X.shape[1])]
 
     def _input_names(self):
