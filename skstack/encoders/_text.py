@@ -174,9 +174,17 @@ class TextEmbedder(PretrainedEmbedder):
 
     def _load(self):
         transformers = require("transformers", self._extra)
+        from transformers.utils import logging
+
         path, device = self._path(), self._device()
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-        network = transformers.AutoModel.from_pretrained(path, local_files_only=True)
+        shown = logging.is_progress_bar_enabled()
+        logging.disable_progress_bar()  # a transformer's loading bar inside a fit is noise
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+            network = transformers.AutoModel.from_pretrained(path, local_files_only=True)
+        finally:
+            if shown:
+                logging.enable_progress_bar()
         return tokenizer, network.to(device).eval(), device
 
     def _embed(self, values, loaded):
