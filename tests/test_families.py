@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from skstack import BaggedOOFEstimator, StackLayer
@@ -409,16 +410,23 @@ def test_forest_max_time_grows_the_same_forest_or_stops_early(binary_data):
     assert oof.shape == (len(y), 2)
 
 
-def test_lightgbm_gets_the_codes_its_own_pandas_handling_would_make():
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+def test_boosting_gets_the_codes_its_own_pandas_handling_would_make(family):
     from lightgbm import LGBMClassifier
+    from xgboost import XGBClassifier
 
     frame, signal = mixed_frame()
     y = targets(signal, "binary")
-    params = {"n_estimators": 30, "random_state": 0, "verbose": -1, "n_jobs": 1}
-    model = FamilyModel(LGBMClassifier(**params), early_stopping=False).fit(frame, y)
+    estimator = {
+        "lightgbm": LGBMClassifier(n_estimators=30, random_state=0, verbose=-1, n_jobs=1),
+        "xgboost": XGBClassifier(n_estimators=30, random_state=0, n_jobs=1,
+                                 enable_categorical=True, tree_method="hist"),
+    }[family]
+    model = FamilyModel(clone(estimator), early_stopping=False).fit(frame, y)
     encoded = model.preprocessor_.transform(frame)  # category columns, fixed categories
-    direct = LGBMClassifier(**params).fit(encoded, y)
-    np.testing.assert_allclose(model.predict_proba(frame), direct.predict_proba(encoded))
+    direct = clone(estimator).fit(encoded, (y == "yes").astype(int))
+    np.testing.assert_allclose(model.predict_proba(frame), direct.predict_proba(encoded),
+                               rtol=1e-6)
 
 
 class RecordsBackend(LogisticRegression):

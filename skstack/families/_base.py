@@ -120,6 +120,9 @@ class Family:
     to_model_input : callable, default=None
         ``to_model_input(X) -> (X, fit_kwargs)``: a last conversion of preprocessed input
         and any keyword arguments ``fit`` needs for it (e.g. CatBoost's ``cat_features``).
+    input_params : callable, default=None
+        ``input_params(X) -> dict``: estimator parameters the model input needs, from the
+        preprocessed input (XGBoost's ``feature_types`` for its code arrays).
     native_oof : NativeOOF or None, default=None
         How one fitted model gives out-of-fold predictions of its own training rows
         (out-of-bag for forests, leave-one-out for KNN), so a bag trains it once.
@@ -147,6 +150,7 @@ class Family:
     required: dict = field(default_factory=dict)
     early_stopping: EarlyStopping = None
     to_model_input: Callable = None
+    input_params: Callable = None
     native_oof: "NativeOOF" = None
     deadline: Callable = None
     grow: Callable = None
@@ -420,6 +424,8 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         return self.family_.to_model_input(Xt)
 
     def _fit_model(self, Xt, y, validation, fit_params):
+        if self.family_.input_params is not None:
+            self.estimator_.set_params(**self.family_.input_params(Xt))
         Xm, kwargs = self._model_input(Xt)
         recipe = self.family_.early_stopping
         stopping = validation is not None and recipe is not None

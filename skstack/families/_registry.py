@@ -88,17 +88,16 @@ def _catboost_input(frame):
     return frame, {"cat_features": categorical}
 
 
-def _lightgbm_input(frame):
-    """A float array with category codes (missing NaN) and their column indices.
+def _codes_array(frame):
+    """A float array with category codes (missing NaN), and the categorical positions.
 
-    What LightGBM makes of a frame's ``category`` columns itself, done once: its pandas
-    handling costs milliseconds per call, which every fold model paid per prediction.
+    What LightGBM and XGBoost make of a frame's ``category`` columns themselves, done once:
+    their pandas handling costs milliseconds per call, which every fold model paid at
+    every prediction.
     """
-    if not hasattr(frame, "columns"):
-        return frame, {}
     categorical = _categorical(frame)
     if not categorical:
-        return frame.to_numpy(dtype=np.float64, na_value=np.nan), {}
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan), categorical
     out = np.empty(frame.shape, dtype=np.float64)
     numeric = [i for i in range(frame.shape[1]) if i not in set(categorical)]
     if numeric:
@@ -107,7 +106,29 @@ def _lightgbm_input(frame):
         codes = frame.iloc[:, i].cat.codes.to_numpy().astype(np.float64)
         codes[codes < 0] = np.nan
         out[:, i] = codes
-    return out, {"categorical_feature": categorical}
+    return out, categorical
+
+
+def _lightgbm_input(frame):
+    if not hasattr(frame, "columns"):
+        return frame, {}
+    out, categorical = _codes_array(frame)
+    return out, ({"categorical_feature": categorical} if categorical else {})
+
+
+def _xgboost_input(frame):
+    if not hasattr(frame, "columns"):
+        return frame, {}
+    return _codes_array(frame)[0], {}
+
+
+def _xgboost_types(frame):
+    """XGBoost learns which array columns are categorical from ``feature_types``."""
+    if not hasattr(frame, "columns"):
+        return {}
+    categorical = set(_categorical(frame))
+    return {"feature_types": ["c" if i in categorical else "q"
+                              for i in range(frame.shape[1])]}
 
 
 # ---- training deadlines ---------------------------------------------------------------------
@@ -249,8 +270,9 @@ BUILTIN_FAMILIES = [
         name="xgboost", modules=("xgboost.",),
         classifier="xgboost:XGBClassifier", regressor="xgboost:XGBRegressor",
         preprocessing="native", quiet={"verbosity": 0, "tree_method": "hist"},
-        required={"enable_categorical": True},
-        early_stopping=XGBOOST_STOPPING, deadline=_xgboost_deadline, requires=("xgboost",),
+        required={"enable_categorical": True}, to_model_input=_xgboost_input,
+        input_params=_xgboost_types, early_stopping=XGBOOST_STOPPING,
+        deadline=_xgboost_deadline, requires=("xgboost",),
     ),
     Family(
         name="catboost", modules=("catboost.",),
