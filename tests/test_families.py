@@ -446,3 +446,25 @@ def test_small_batches_predict_without_the_thread_pool():
     assert model.estimator_.backend_ == "SequentialBackend"
     model.predict(X)
     assert model.estimator_.backend_ != "SequentialBackend"
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+@pytest.mark.parametrize("family", ["random_forest", "extra_trees"])
+def test_forests_predict_small_batches_from_their_trees_exactly(task, family):
+    import skstack.families._base as base
+
+    frame, signal = mixed_frame()
+    y = targets(signal, task)
+    (_, model), = build_estimators([PortfolioEntry(family, {"n_estimators": 25})],
+                                   task="regression" if task == "regression" else "classification")
+    model.fit(frame, y)
+    method = "predict" if task == "regression" else "predict_proba"
+    fast = getattr(model, method)(frame.head(50))  # 50 rows: the trees' arrays
+    encoded = model.preprocessor_.transform(frame.head(50))
+    np.testing.assert_array_equal(fast, getattr(model.estimator_, method)(encoded))
+    original = base._SEQUENTIAL_ROWS
+    try:
+        base._SEQUENTIAL_ROWS = 0  # the estimator's own method
+        np.testing.assert_array_equal(getattr(model, method)(frame.head(50)), fast)
+    finally:
+        base._SEQUENTIAL_ROWS = original

@@ -11,7 +11,6 @@ hands it, and the thread setting. Adding a family is adding one :class:`Family` 
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -134,6 +133,10 @@ class Family:
         ``grow(estimator, fit, deadline)``: for families without a training callback, train
         in steps (``fit(estimator)`` fits once more) and stop at ``deadline``, keeping what
         was trained (forests: warm-started growth, for ``max_time``).
+    small_batch_predict : callable, default=None
+        ``small_batch_predict(estimator, X, method) -> array or None``: the prediction of
+        a small batch without the estimator's per-call overhead (forests: their trees'
+        arrays read directly); None falls back to the estimator's method.
     requires : tuple of str, default=()
         Modules the family needs at fit time (its optional extra); a portfolio leaves the
         family out, with a warning, when one is missing.
@@ -154,6 +157,7 @@ class Family:
     native_oof: "NativeOOF" = None
     deadline: Callable = None
     grow: Callable = None
+    small_batch_predict: Callable = None
     requires: tuple = ()
 
     def available(self):
@@ -612,12 +616,19 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
     def _predict(self, method, X):
         """``estimator_.<method>`` on the preprocessed rows.
 
-        Small batches run without joblib's thread pool (forests, KNN): dispatching to it
-        costs about 10 ms per call, more than a few rows take, on any number of cores.
+        Small batches go through the family's ``small_batch_predict`` when it has one,
+        else run without joblib's thread pool (forests, KNN): dispatching to it costs about
+        10 ms per call, more than a few rows take, on any number of cores.
         """
         X = self._predict_input(X)
-        small = _num_samples(X) <= _SEQUENTIAL_ROWS
-        with parallel_config(backend="sequential") if small else nullcontext():
+        if _num_samples(X) > _SEQUENTIAL_ROWS:
+            return getattr(self.estimator_, method)(X)
+        fast = self.family_.small_batch_predict
+        if fast is not None:
+            out = fast(self.estimator_, X, method)
+            if out is not None:
+                return out
+        with parallel_config(backend="sequential"):
             return getattr(self.estimator_, method)(X)
 
     def predict(self, X):

@@ -173,6 +173,24 @@ def _mlp_deadline(estimator, deadline):
     return {"max_time": max(0.0, deadline - time.monotonic())}, {}
 
 
+def _forest_small_predict(forest, X, method):
+    """A forest's mean over its trees, read from their arrays without per-tree checks.
+
+    The same sums in the same order as scikit-learn's ``predict_proba``/``predict``, which
+    validate the input once per tree (about 0.1 ms each: 30 ms for 300 trees on one row).
+    """
+    if method == "predict" and hasattr(forest, "classes_"):
+        return None
+    if method not in ("predict", "predict_proba"):
+        return None
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    total = 0
+    for tree in forest.estimators_:
+        total = total + tree.tree_.predict(X)
+    mean = total / len(forest.estimators_)
+    return mean[:, 0] if method == "predict" else mean[:, :forest.n_classes_]
+
+
 def _forest_grow(estimator, fit, deadline, steps=10):
     """Grow the forest a tenth at a time (warm start) until complete or past ``deadline``.
 
@@ -287,13 +305,14 @@ BUILTIN_FAMILIES = [
         classes=("RandomForestClassifier", "RandomForestRegressor"),
         classifier="sklearn.ensemble:RandomForestClassifier",
         regressor="sklearn.ensemble:RandomForestRegressor", preprocessing="ordinal",
-        native_oof=FOREST_OOB, grow=_forest_grow,
+        native_oof=FOREST_OOB, grow=_forest_grow, small_batch_predict=_forest_small_predict,
     ),
     Family(
         name="extra_trees", modules=("sklearn.ensemble",),
         classes=("ExtraTreesClassifier", "ExtraTreesRegressor"),
         classifier="sklearn.ensemble:ExtraTreesClassifier",
         regressor="sklearn.ensemble:ExtraTreesRegressor", preprocessing="ordinal",
+        small_batch_predict=_forest_small_predict,
         native_oof=FOREST_OOB, grow=_forest_grow,
     ),
     Family(
