@@ -61,6 +61,17 @@ try:
     ESTIMATORS += [MLPClassifier(**_small_net), MLPRegressor(**_small_net)]
 except ImportError:  # the nn extra is not installed
     pass
+try:
+    import timm  # noqa: F401
+    import transformers  # noqa: F401
+
+    from skstack.encoders import ImageEmbedder, TextEmbedder, default_text_model
+
+    if default_text_model() is not None:
+        ESTIMATORS += [TextEmbedder(device="cpu")]
+    ESTIMATORS += [ImageEmbedder(weights="random", device="cpu")]
+except ImportError:  # the text or image extra is not installed
+    pass
 
 
 CROSS_FITTING = (
@@ -98,7 +109,36 @@ SPLIT_ROWS = (
 )
 
 
+BATCH_PADDING = (
+    "texts are embedded in batches padded to their longest text; padding changes the float32 "
+    "sums of the attention in the last digits (about 1e-7), so a row's embedding depends very "
+    "slightly on the rows batched with it"
+)
+NOT_IMAGES = (
+    "the input is a column of images (file paths or arrays); the check's numeric matrix holds "
+    "numbers, which the embedder refuses with a ValueError"
+)
+# Every check that fits on a numeric matrix; the others (parameters, clone, repr...) pass.
+IMAGE_INPUT_CHECKS = [
+    "check_fit_score_takes_y", "check_estimators_overwrite_params",
+    "check_dont_overwrite_parameters", "check_estimators_fit_returns_self",
+    "check_readonly_memmap_input", "check_n_features_in_after_fitting",
+    "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_dtype_object",
+    "check_pipeline_consistency", "check_estimators_pickle", "check_f_contiguous_array_estimator",
+    "check_transformer_data_not_an_array", "check_transformer_general",
+    "check_transformer_preserve_dtypes", "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
+    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+    "check_n_features_in", "check_fit2d_predict1d",
+]
+
+
 def expected_failed_checks(estimator):
+    name = type(estimator).__name__
+    if name == "TextEmbedder":
+        return {"check_methods_subset_invariance": BATCH_PADDING}
+    if name == "ImageEmbedder":
+        return dict.fromkeys(IMAGE_INPUT_CHECKS, NOT_IMAGES)
     if isinstance(estimator, (AutoStackClassifier, AutoStackRegressor)):
         return {"check_sample_weight_equivalence_on_dense_data": SPLIT_ROWS}
     if isinstance(estimator, BaggedOOFEstimator) and isinstance(estimator.estimator,

@@ -13,6 +13,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._embedding import ColumnBlocks
+
 __all__ = [
     "MODALITIES",
     "DatetimeEncoder",
@@ -50,7 +52,7 @@ def _as_datetimes(values):
     return values.dt.tz_localize(None)
 
 
-class DatetimeEncoder(TransformerMixin, BaseEstimator):
+class DatetimeEncoder(ColumnBlocks, TransformerMixin, BaseEstimator):
     """Turn datetime columns into numbers: calendar parts, time of day and epoch seconds.
 
     For every input column the output has its year, month, day, day of week and day of year,
@@ -113,11 +115,6 @@ class DatetimeEncoder(TransformerMixin, BaseEstimator):
             timed = bool((values.dropna() != values.dropna().dt.normalize()).any())
             self.parts_[name] = _PARTS + (_TIME_PARTS if timed else ()) + ("epoch",)
         return self
-
-    def _input_names(self):
-        if hasattr(self, "feature_names_in_"):
-            return [str(name) for name in self.feature_names_in_]
-        return [f"x{i}" for i in range(self.n_features_in_)]
 
     def transform(self, X):
         """Compute the parts of every datetime column.

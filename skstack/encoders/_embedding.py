@@ -114,8 +114,7 @@ class PretrainedEmbedder(ColumnBlocks, TransformerMixin, BaseEstimator):
             The embeddings (reduced when ``n_components`` is set), column after column.
         """
         self._validate_params()
-        columns = self._check(X, reset=True)
-        blocks = [self._embed(values, self._model()) for values in columns]
+        blocks = self._embed_columns(self._check(X, reset=True))
         self.embedding_dim_ = blocks[0].shape[1]
         self.reducers_ = None
         if self.n_components is not None:
@@ -123,8 +122,7 @@ class PretrainedEmbedder(ColumnBlocks, TransformerMixin, BaseEstimator):
                 PCA(min(self.n_components, *block.shape), random_state=self.random_state)
                 .fit(block) for block in blocks
             ]
-            blocks = [r.transform(b) for r, b in zip(self.reducers_, blocks)]
-        return np.hstack(blocks).astype(np.float64)
+        return self._reduce(blocks)
 
     def transform(self, X):
         """Embed every column.
@@ -140,8 +138,13 @@ class PretrainedEmbedder(ColumnBlocks, TransformerMixin, BaseEstimator):
             The embeddings, column after column.
         """
         check_is_fitted(self, "embedding_dim_")
-        columns = self._check(X, reset=False)
-        blocks = [self._embed(values, self._model()) for values in columns]
+        return self._reduce(self._embed_columns(self._check(X, reset=False)))
+
+    def _embed_columns(self, columns):
+        return [self._embed(values, self._model()) for values in columns]
+
+    def _reduce(self, blocks):
+        """The blocks side by side, each through its PCA when there is one."""
         if self.reducers_ is not None:
             blocks = [r.transform(b) for r, b in zip(self.reducers_, blocks)]
         return np.hstack(blocks).astype(np.float64)

@@ -119,6 +119,9 @@ def _as_rgb(value):
             scale = 255.0 / (high - low) if high > low else 0.0
             array = ((array - low) * scale).astype(np.uint8)
         return Image.fromarray(array).convert("RGB")
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"ImageEmbedder takes image file paths or 2-D/3-D arrays; got a "
+                         f"{type(value).__name__} ({value!r:.40}).")
     with Image.open(value) as image:
         return image.convert("RGB")
 
