@@ -41,8 +41,11 @@ except ImportError:  # the nn extra is not installed
 
 
 # Families that train in rounds or epochs: early stopping and deadlines apply to them.
-ROUNDED_FAMILIES = [
+BOOSTING_FAMILIES = [
     ("lightgbm", "n_estimators"), ("xgboost", "n_estimators"), ("catboost", "iterations"),
+]
+ROUNDED_FAMILIES = [
+    *BOOSTING_FAMILIES,
     pytest.param("mlp", "max_epochs", marks=pytest.mark.skipif(
         "mlp" not in SMALL, reason="the nn extra is not installed")),
 ]
@@ -143,6 +146,30 @@ def test_a_bag_fits_the_family_preprocessing_once(family):
     # A model that does not share its preprocessing is bagged as it is.
     plain = BaggedOOFEstimator(LogisticRegression(), n_folds=3).fit(frame[["num"]], y)
     assert plain.preprocessor_ is None
+
+
+def test_fold_models_share_one_prepared_input(monkeypatch):
+    frame, signal = mixed_frame()
+    y = targets(signal, "multiclass")
+    (_, model), = build_estimators([PortfolioEntry("lightgbm", SMALL["lightgbm"])],
+                                   task="classification")
+    bag = BaggedOOFEstimator(model, n_folds=4, random_state=0).fit(frame, y)
+    expected = np.mean([m.predict_proba(bag.preprocessor_.transform(frame))
+                        for m in bag.estimators_], axis=0)
+    calls = []
+    original = FamilyModel._model_input
+    monkeypatch.setattr(FamilyModel, "_model_input",
+                        lambda self, X: calls.append(1) or original(self, X))
+    np.testing.assert_allclose(bag.predict_proba(frame), expected)
+    assert len(calls) == 1  # checked and converted once for the four fold models
+    prepared = bag.estimators_[0].prepare_input(bag.preprocessor_.transform(frame))
+    (_, other), = build_estimators([PortfolioEntry("xgboost", SMALL["xgboost"])],
+                                   task="classification")
+    other = BaggedOOFEstimator(other, n_folds=2, random_state=0).fit(frame, y)
+    with pytest.raises(ValueError, match="prepared for a model of another family"):
+        other.estimators_[0].predict_proba(prepared)
+    with pytest.raises(ValueError, match="without preprocessing of its own"):
+        FamilyModel(LogisticRegression()).fit(frame, y).prepare_input(frame)
 
 
 def test_a_layer_applies_equal_preprocessing_once():
@@ -359,7 +386,8 @@ def test_large_portfolio_entries_construct_and_fit():
         assert np.isfinite(bag.oof_pred_).all(), name
 
 
-def test_boosting_families_are_silent(capfd):
+def test_boosting_families_are_silent_and_write_no_files(capfd, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     frame, signal = mixed_frame(n=120)
     y = targets(signal, "multiclass")
     entries = [PortfolioEntry(name, SMALL[name]) for name in ("lightgbm", "xgboost", "catboost")]
@@ -367,6 +395,7 @@ def test_boosting_families_are_silent(capfd):
         BaggedOOFEstimator(model, n_folds=2, random_state=0).fit(frame, y)
     out, err = capfd.readouterr()
     assert out == "" and "[LightGBM]" not in err and "catboost" not in err.lower()
+    assert list(tmp_path.iterdir()) == []  # no catboost_info/ or other training logs
 
 
 @pytest.mark.parametrize("family,rounds_param", ROUNDED_FAMILIES)
@@ -393,6 +422,50 @@ def test_max_time_stops_training_and_keeps_a_usable_model(family, rounds_param):
     # The deadline hook (a clock value, a local class) is not kept: the model pickles.
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(restored.predict_proba(frame), model.predict_proba(frame))
+
+
+@pytest.mark.parametrize("family,rounds_param", BOOSTING_FAMILIES)
+def test_max_time_raises_the_learning_rate_only_when_rounds_cannot_fit(family, rounds_param):
+    frame, signal = mixed_frame(n=3000)
+    y = targets(signal, "binary")
+    (_, model), = build_estimators(
+        [PortfolioEntry(family, {rounds_param: 1_000_000, "learning_rate": 0.01})],
+        task="classification")
+    model.set_params(early_stopping=True, max_time=0.2)
+    model.fit(frame, y)
+    # 2,500 rounds (25 x 0.01) never fit in 0.2 s: the fit trains at a coarser rate, at most 0.3.
+    assert model.rate_scale_ > 1.0
+    rate = model.estimator_.get_params()["learning_rate"]
+    assert rate == pytest.approx(0.01 * model.rate_scale_) and rate <= 0.3
+    assert model.estimator.get_params()["learning_rate"] == 0.01  # the parameter is kept
+    # With rounds that fit, or without a time limit, the configured rate stays.
+    model.set_params(max_time=60, **{f"estimator__{rounds_param}": 20}).fit(frame, y)
+    assert model.rate_scale_ == 1.0
+    model.set_params(max_time=None).fit(frame, y)
+    assert model.rate_scale_ == 1.0
+    assert model.estimator_.get_params()["learning_rate"] == 0.01
+    # A refit trains without early stopping: never raised.
+    model.set_params(max_time=0.01, early_stopping=False,
+                     **{f"estimator__{rounds_param}": 1_000_000}).fit(frame, y)
+    assert model.rate_scale_ == 1.0
+
+
+def test_refit_after_raised_rates_keeps_the_folds_rounds_times_rate():
+    from lightgbm import LGBMClassifier
+
+    model = FamilyModel(LGBMClassifier(learning_rate=0.05, n_estimators=10_000))
+    folds = []
+    for rounds, scale in [(100, 2.0), (300, 1.0), (60, 4.0)]:
+        fold = clone(model)
+        fold.best_rounds_, fold.rate_scale_ = rounds, scale
+        folds.append(fold)
+    params = model.full_fit_params(folds)
+    # The median rate, 0.1, for the folds' mean rounds x rate: (10 + 15 + 12) / 3 / 0.1.
+    assert params["estimator__learning_rate"] == pytest.approx(0.1)
+    assert params["estimator__n_estimators"] == 123
+    for fold in folds:
+        fold.rate_scale_ = 1.0
+    assert "estimator__learning_rate" not in model.full_fit_params(folds)
 
 
 def test_forest_max_time_grows_the_same_forest_or_stops_early(binary_data):
