@@ -168,6 +168,19 @@ def predict_aligned(estimator, X, method, n_classes):
     return align_columns(values, estimator.classes_, n_classes)
 
 
+def _shared_input(models, X):
+    """``X`` prepared once for all ``models`` where they can share it, else ``X``.
+
+    Fold models of a :class:`~skstack.families.FamilyModel` are clones fitted on the same
+    columns after the bag's shared preprocessing: their input checks and conversion
+    (:meth:`~skstack.families.FamilyModel.prepare_input`) are the same for all.
+    """
+    first = models[0]
+    if len(models) > 1 and hasattr(first, "prepare_input") and first.preprocessor_ is None:
+        return first.prepare_input(X)
+    return X
+
+
 def align_columns(values, codes, n_classes):
     """Spread the columns of a model that saw only class ``codes`` over all ``n_classes``.
 
@@ -731,6 +744,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
     def _average_models(self, X, models, method=None):
         """Mean aligned output of ``models`` on preprocessed ``X``."""
         method = method or self.oof_method_
+        X = _shared_input(models, X)
         total = None
         for estimator in models:
             pred = predict_aligned(estimator, X, method, _n_classes(self))

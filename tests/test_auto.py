@@ -264,6 +264,11 @@ def test_budget_allocation():
     assert budget.reserve() == pytest.approx(5.0)
     level = budget.level_deadline(levels_left=2)
     assert level - time.monotonic() == pytest.approx(47.5, abs=0.1)
+    # The first level weighs twice a level above it: two thirds of 95 s with one above.
+    first = budget.level_deadline(levels_left=2, first=True)
+    assert first - time.monotonic() == pytest.approx(95 * 2 / 3, abs=0.1)
+    assert budget.level_deadline(levels_left=1, first=True) == pytest.approx(
+        budget.level_deadline(levels_left=1), abs=0.1)
     # Twice the fair share of 10 models, but at least a fifth of the level.
     model = budget.model_deadline(level, models_left=10)
     assert model - time.monotonic() == pytest.approx(0.2 * 47.5, abs=0.1)

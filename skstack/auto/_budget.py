@@ -4,8 +4,11 @@ How the time is split:
 
 - a **reserve** at the end for the ensemble selection and the bookkeeping after it (5% of the
   limit, at least 0.5 s and at most 30 s);
-- the rest goes to the **levels** in turn, each getting an equal share of what is left when
-  it starts (a level that finishes early leaves its time to the next);
+- the rest goes to the **levels** in turn, each getting its share of what is left when it
+  starts (a level that finishes early leaves its time to the next): the first level counts
+  twice, the ones above it once each. The first level's models are the foundation every
+  later level stacks on, and under a tight limit they are the ones that train too few
+  rounds; the level above it is kept only when a check shows that it helps;
 - within a level, each **model** in priority order may run until ``allowance`` of the
   level's remaining time: twice its fair share, and at least a fifth, so that a large
   portfolio still trains its first models well rather than every model a little;
@@ -20,6 +23,8 @@ import math
 import time
 
 __all__ = ["TimeBudget"]
+
+FIRST_LEVEL_WEIGHT = 2.0
 
 
 class TimeBudget:
@@ -54,12 +59,17 @@ class TimeBudget:
             return 0.0
         return min(30.0, max(0.5, 0.05 * self.time_limit))
 
-    def level_deadline(self, levels_left):
-        """End of the level starting now: an equal share of the time left before the reserve."""
+    def level_deadline(self, levels_left, first=False):
+        """End of the level starting now: its share of the time left before the reserve.
+
+        ``levels_left`` counts this level; the ``first`` level weighs twice the others.
+        """
         if not self.limited:
             return None
         now = time.monotonic()
-        return now + max(0.0, self.end - self.reserve() - now) / max(1, levels_left)
+        weight = FIRST_LEVEL_WEIGHT if first else 1.0
+        share = weight / (weight + max(0, levels_left - 1))
+        return now + max(0.0, self.end - self.reserve() - now) * share
 
     def model_deadline(self, level_deadline, models_left):
         """End of the next model's fit, within ``level_deadline``."""

@@ -393,7 +393,7 @@ class _BaseAutoStack(BaseEstimator):
     def _fit_level(self, level, levels_left, X, y, sample_weight, groups, settings, plan):
         """Fit one level's portfolio under the budget; None when no model finished."""
         estimators = self._estimators(settings, level)
-        level_deadline = self._budget.level_deadline(levels_left)
+        level_deadline = self._budget.level_deadline(levels_left, first=level == 1)
         self._log(1, f"level {level}: {len(estimators)} models"
                      + ("" if level_deadline is None else
                         f", {level_deadline - time.monotonic():.1f} s"))

@@ -10,6 +10,7 @@ from ._base import (
     Family,
     FamilyModel,
     NativeOOF,
+    PreparedInput,
     family_of,
     register_family,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "MLPRegressor",
     "NativeOOF",
     "PortfolioEntry",
+    "PreparedInput",
     "build_estimators",
     "family_of",
     "register_family",

@@ -42,12 +42,22 @@ __all__ = [
     "Family",
     "FamilyModel",
     "NativeOOF",
+    "PreparedInput",
     "family_of",
     "register_family",
 ]
 
 # Batches up to this size predict without joblib's thread pool (see FamilyModel._predict).
 _SEQUENTIAL_ROWS = 2000
+
+# Rounds x learning rate that a boosting fit under max_time should be able to reach. With
+# early stopping at learning rate 0.05, LightGBM kept a median of 6.5 and an upper quartile
+# of about 25 of these units on the shared datasets (benchmarks/results/families.md); a fit
+# whose time affords fewer trains at a higher rate, up to _MAX_RAISED_RATE, rather than
+# stopping far from convergence.
+_RATE_UNITS = 25.0
+_MAX_RAISED_RATE = 0.3
+_PROBE_ROUNDS = (10, 40)
 
 
 @dataclass(frozen=True)
@@ -64,12 +74,16 @@ class EarlyStopping:
         ``best_rounds(fitted_estimator) -> int``: the number of rounds early stopping kept.
     set_params : callable, default=None
         ``set_params(patience) -> dict`` of estimator parameters to set before such a fit.
+    rate_param : str, default=None
+        The estimator parameter holding the learning rate, which a fit under ``max_time``
+        may raise when the time affords too few rounds (see :class:`FamilyModel`).
     """
 
     rounds_param: str
     fit_kwargs: Callable
     best_rounds: Callable
     set_params: Callable = None
+    rate_param: str = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +251,22 @@ def default_patience(n_rows):
     return 300 if n_rows <= 10_000 else max(20, int(300 * 10_000 / n_rows))
 
 
+@dataclass(frozen=True)
+class PreparedInput:
+    """Rows already validated and converted for the fitted models of one bag.
+
+    Made by :meth:`FamilyModel.prepare_input`; the models of the same family, columns and
+    (absent) preprocessing accept it in place of ``X``.
+    """
+
+    data: object
+    family: str
+    n_features: int
+
+    def __len__(self):
+        return _num_samples(self.data)
+
+
 def _model_has(attr):
     def check(self):
         return hasattr(self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr)
@@ -284,7 +314,10 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
     max_time : float, default=None
         Seconds one fit may train: boosting and neural-net families stop at that point and
         keep the rounds or epochs trained so far, forests the trees grown so far.
-        Preprocessing is not counted; KNN and linear models ignore it.
+        Preprocessing is not counted; KNN and linear models ignore it. An early-stopped
+        boosting fit first times a few rounds; when the time affords too few rounds to
+        converge at the configured learning rate (rounds x rate under 25), it trains at a
+        higher rate (at most 0.3) that does, and records the factor in ``rate_scale_``.
 
     Attributes
     ----------
@@ -299,6 +332,9 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
 
     best_rounds_ : int or None
         Rounds kept by early stopping, when it ran.
+
+    rate_scale_ : float
+        Factor by which ``max_time`` raised the learning rate (1.0: not raised).
 
     classes_ : ndarray of shape (n_classes,)
         Class labels (classifiers only).
@@ -405,6 +441,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         Xt = X if self.preprocessor_ is None else self.preprocessor_.fit_transform(X)
         self.estimator_ = self._configured_estimator()
         self.best_rounds_ = None
+        self.rate_scale_ = 1.0
         return Xt, y
 
     def _configured_estimator(self):
@@ -440,13 +477,66 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
                 self.estimator_.set_params(**recipe.set_params(patience))
             kwargs = _merge(kwargs, recipe.fit_kwargs(self._model_input(X_val)[0], y_val,
                                                       patience))
-        self._train(Xm, y, kwargs, fit_params)
+        deadline = self._deadline()
+        if stopping and deadline is not None and recipe.rate_param is not None:
+            self._fit_rate_to_time(Xm, y, kwargs, fit_params, recipe, deadline)
+        self._train(Xm, y, kwargs, fit_params, deadline)
         if stopping:
             self.best_rounds_ = int(recipe.best_rounds(self.estimator_))
         return self
 
-    def _train(self, Xm, y, kwargs, fit_params):
-        """Fit the configured model, stopping at ``max_time`` where the family can."""
+    def _deadline(self):
+        return None if self.max_time is None else time.monotonic() + self.max_time
+
+    def _fit_rate_to_time(self, Xm, y, kwargs, fit_params, recipe, deadline):
+        """Raise the learning rate when the time to ``deadline`` affords too few rounds.
+
+        A short fit of 10 rounds bounds the time of one round from above (it includes
+        the fixed cost of a fit: binning, set-up). When that bound says the rounds that
+        fit before the deadline are fewer than the configured maximum and reach fewer
+        than ``_RATE_UNITS`` rounds x rate, and a second fit of 40 rounds is cheap (a
+        tenth of the time left), the difference of the two (at least a quarter of the
+        longer one's time per round, so that noise cannot make rounds look free) measures
+        one round without the fixed cost. When the rounds are still too few, the rate
+        rises until they reach the units (at most to ``_MAX_RAISED_RATE``): a model that
+        converges at a coarser rate beats one stopped early at a fine one.
+        """
+        params = self.estimator_.get_params()
+        rate, rounds = params.get(recipe.rate_param), params.get(recipe.rounds_param)
+        if rate is None or rounds is None:
+            return
+        wanted = min(_RATE_UNITS, rate * rounds)
+
+        def affordable(per_round):
+            return max(1.0, (deadline - time.monotonic()) / max(per_round, 1e-6))
+
+        def too_few(per_round):
+            left = affordable(per_round)
+            return left < rounds and left * rate < wanted
+
+        def timed_fit(n_rounds):
+            probe = clone(self.estimator_).set_params(**{recipe.rounds_param: n_rounds})
+            start = time.monotonic()
+            probe.fit(Xm, y, **kwargs, **fit_params)
+            return time.monotonic() - start
+
+        short, long = _PROBE_ROUNDS
+        short_time = timed_fit(short)
+        per_round = short_time / short
+        if not too_few(per_round):
+            return
+        if long / short * short_time < 0.1 * (deadline - time.monotonic()):
+            long_time = timed_fit(long)
+            per_round = max((long_time - short_time) / (long - short),
+                            0.25 * long_time / long)
+            if not too_few(per_round):
+                return
+        raised = min(max(rate, _MAX_RAISED_RATE), wanted / affordable(per_round))
+        self.estimator_.set_params(**{recipe.rate_param: raised})
+        self.rate_scale_ = raised / rate
+
+    def _train(self, Xm, y, kwargs, fit_params, deadline=None):
+        """Fit the configured model, stopping at ``deadline`` where the family can."""
         family = self.family_
         if "sample_weight" in fit_params and not has_fit_parameter(self.estimator_,
                                                                    "sample_weight"):
@@ -454,10 +544,9 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
             warnings.warn(f"{type(self.estimator_).__name__} does not support sample_weight: "
                           "it is fitted without the weights.", UserWarning, stacklevel=2)
             fit_params = {k: v for k, v in fit_params.items() if k != "sample_weight"}
-        if self.max_time is None or (family.deadline is None and family.grow is None):
+        if deadline is None or (family.deadline is None and family.grow is None):
             self.estimator_.fit(Xm, y, **kwargs, **fit_params)
             return
-        deadline = time.monotonic() + self.max_time
         if family.deadline is not None:
             params, deadline_kwargs = family.deadline(self.estimator_, deadline)
             configured = {key: self.estimator_.get_params()[key] for key in params}
@@ -580,7 +669,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         recipe = self.family_.native_oof
         self.estimator_.set_params(**recipe.params(self.estimator_))
         Xm, input_kwargs = self._model_input(Xt)
-        self._train(Xm, y, input_kwargs, fit_params)
+        self._train(Xm, y, input_kwargs, fit_params, self._deadline())
         return recipe.predict(self.estimator_, Xm, y)
 
     def full_fit_params(self, fold_estimators):
@@ -595,22 +684,62 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         -------
         params : dict
             ``{"estimator__<rounds param>": rounds, "early_stopping": False}``, or empty
-            when no fold early-stopped.
+            when no fold early-stopped. When ``max_time`` raised the folds' learning rate,
+            the refit trains at their median rate, for as many rounds x rate as they kept.
         """
-        rounds = [m.best_rounds_ for m in fold_estimators if m.best_rounds_ is not None]
+        stopped = [m for m in fold_estimators if m.best_rounds_ is not None]
         recipe = family_of(self.estimator).early_stopping
-        if not rounds or recipe is None:
+        if not stopped or recipe is None:
             return {}
+        scales = np.array([getattr(m, "rate_scale_", 1.0) for m in stopped])
+        scale = float(np.median(scales))
+        rounds = np.mean([m.best_rounds_ for m in stopped] * scales) / scale
         # The refit trains exactly that many rounds: no holdout of its own.
-        return {
-            f"estimator__{recipe.rounds_param}": max(1, int(round(np.mean(rounds)))),
+        params = {
+            f"estimator__{recipe.rounds_param}": max(1, int(round(rounds))),
             "early_stopping": False,
         }
+        if scale != 1.0:
+            rate = self.estimator.get_params()[recipe.rate_param]
+            params[f"estimator__{recipe.rate_param}"] = rate * scale
+        return params
 
     # ---- prediction --------------------------------------------------------------------
 
+    def prepare_input(self, X):
+        """``X`` validated, preprocessed and converted for the fitted model, once.
+
+        A :class:`~skstack.BaggedOOFEstimator` prepares its rows once and hands the result
+        to each of its fold models (clones fitted on the same columns, with the shared
+        preprocessing applied before them), instead of each one checking and converting
+        the same frame again: the conversion to category-code arrays costs about as much
+        as a boosting model's prediction of a few rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        prepared : PreparedInput
+            What :meth:`predict`, :meth:`predict_proba` and :meth:`decision_function` of
+            this model and of its fold siblings accept in place of ``X``.
+        """
+        if self.preprocessor_ is not None:
+            raise ValueError("Only a model without preprocessing of its own (as inside a "
+                             "bag, preprocessing='none') can share prepared input.")
+        return PreparedInput(self._predict_input(X), self.family_.name,
+                             self.n_features_in_)
+
     def _predict_input(self, X):
         check_is_fitted(self)
+        if isinstance(X, PreparedInput):
+            if (self.preprocessor_ is not None or X.family != self.family_.name
+                    or X.n_features != self.n_features_in_):
+                raise ValueError("This input was prepared for a model of another family, "
+                             "columns or preprocessing.")
+            return X.data
         return self._model_input(self._transform(self._check_X(X, reset=False)))[0]
 
     def _predict(self, method, X):

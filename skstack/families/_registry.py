@@ -44,12 +44,14 @@ def _catboost_best(model):
     return model.tree_count_ if best is None else best + 1
 
 
-LIGHTGBM_STOPPING = EarlyStopping("n_estimators", _lightgbm_fit_kwargs, _lightgbm_best)
+LIGHTGBM_STOPPING = EarlyStopping("n_estimators", _lightgbm_fit_kwargs, _lightgbm_best,
+                                  rate_param="learning_rate")
 XGBOOST_STOPPING = EarlyStopping(
     "n_estimators",
     lambda X_val, y_val, patience: {"eval_set": [(X_val, y_val)], "verbose": False},
     _xgboost_best,
     set_params=lambda patience: {"early_stopping_rounds": patience},
+    rate_param="learning_rate",
 )
 # The network's own `patience` (epochs) applies, not the boosting rounds rule.
 MLP_STOPPING = EarlyStopping(
@@ -62,6 +64,7 @@ CATBOOST_STOPPING = EarlyStopping(
     lambda X_val, y_val, patience: {"eval_set": (X_val, y_val),
                                     "early_stopping_rounds": patience},
     _catboost_best,
+    rate_param="learning_rate",
 )
 
 
