@@ -1,10 +1,13 @@
 """Caruana greedy ensemble selection: :class:`GreedyEnsembleSelector`."""
 
+import time
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.metrics import get_scorer
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags, RegressorTags
@@ -21,6 +24,9 @@ from ._scoring import default_score, prediction_scorer
 __all__ = ["GreedyEnsembleSelector"]
 
 _DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_mean_squared_error"}
+
+# Folds of the cross-validated check of the linear combiner (combiner="auto").
+_COMBINER_FOLDS = 5
 
 
 def task_of_scoring(scoring):
@@ -49,6 +55,21 @@ def _task_of_data(X, y):
     if probability_like and X.shape[1] % width == 0:
         return "classification"
     return "regression"
+
+
+def align_proba(proba, classes, all_classes):
+    """Probability columns of ``classes`` spread over ``all_classes`` (missing ones 0)."""
+    if len(classes) == len(all_classes):
+        return proba
+    out = np.zeros((len(proba), len(all_classes)))
+    out[:, np.searchsorted(all_classes, classes)] = proba
+    return out
+
+
+def _fit_weighted(model, X, y, sample_weight):
+    if sample_weight is None:
+        return model.fit(X, y)
+    return model.fit(X, y, sample_weight=sample_weight)
 
 
 def _first_best(trajectory):
@@ -140,8 +161,21 @@ class GreedyEnsembleSelector(BaseEstimator):
     bag_fraction : float, default=0.5
         Fraction of the models drawn for each bag.
 
+    combiner : {"weighted", "linear", "auto"}, default="weighted"
+        How the selected models are combined. ``"weighted"``: the greedy weights' average.
+        ``"linear"``: a linear model on the selected models' predictions (logistic
+        regression on their probabilities, ridge regression on their values), as
+        scikit-learn's stacking does; it can sharpen, recalibrate and weigh classes
+        differently, which an average cannot. ``"auto"``: the linear model only when it
+        scores higher on held-out folds (5 folds, each repeating the greedy selection on
+        its training part).
+
+    combiner_time_limit : float, default=None
+        Seconds the ``"auto"`` check may take: when its first fold projects past them, the
+        weighted average is kept. None means no limit.
+
     random_state : int, RandomState instance or None, default=None
-        Seeds tie-breaking and model bagging.
+        Seeds tie-breaking, model bagging and the combiner's folds.
 
     Attributes
     ----------
@@ -162,7 +196,23 @@ class GreedyEnsembleSelector(BaseEstimator):
         Score after each selection step, for each selection run (one unless ``bagging``).
 
     ensemble_score_ : float
-        Score of the weighted ensemble on the training predictions.
+        Score of the ensemble as it predicts: the weighted average's on the training
+        predictions; with the linear combiner, its cross-validated score (``"auto"``) or
+        its score on the training predictions (``"linear"``).
+
+    weighted_score_ : float
+        Score of the weighted average on the training predictions.
+
+    combiner_ : {"weighted", "linear"}
+        The combiner used at prediction time.
+
+    linear_ : estimator or None
+        The fitted linear combiner (on the selected models' columns), when it is used.
+
+    combiner_scores_ : dict or None
+        Cross-validated scores of the ``"weighted"`` and ``"linear"`` combiners, when
+        ``combiner="auto"`` computed them (each fold repeats the selection on its
+        training part).
 
     classes_ : ndarray of shape (n_classes,)
         Class labels (classification only).
@@ -203,6 +253,8 @@ class GreedyEnsembleSelector(BaseEstimator):
         "bagging": ["boolean"],
         "n_bags": [Interval(Integral, 1, None, closed="left")],
         "bag_fraction": [Interval(Real, 0, 1, closed="right")],
+        "combiner": [StrOptions({"weighted", "linear", "auto"})],
+        "combiner_time_limit": [None, Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -216,6 +268,8 @@ class GreedyEnsembleSelector(BaseEstimator):
         bagging=False,
         n_bags=20,
         bag_fraction=0.5,
+        combiner="weighted",
+        combiner_time_limit=None,
         random_state=None,
     ):
         self.task = task
@@ -225,6 +279,8 @@ class GreedyEnsembleSelector(BaseEstimator):
         self.bagging = bagging
         self.n_bags = n_bags
         self.bag_fraction = bag_fraction
+        self.combiner = combiner
+        self.combiner_time_limit = combiner_time_limit
         self.random_state = random_state
 
     def _declared_task(self):
@@ -297,31 +353,142 @@ class GreedyEnsembleSelector(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X)
         preds = self._model_blocks(X)
         self.model_names_ = self._names(len(preds), self._width)
-        score_response = prediction_scorer(
+        rng = check_random_state(self.random_state)
+        self.counts_, self.trajectory_ = self._selection(preds, y, sample_weight, rng)
+        self._weights = self.counts_ / self.counts_.sum()
+        self.weights_ = dict(zip(self.model_names_.tolist(), self._weights.tolist()))
+        score_response = self._scorer(y, sample_weight)
+        self.weighted_score_ = score_response(self._response(
+            np.tensordot(self._weights, preds, axes=1)))
+        self.ensemble_score_ = self.weighted_score_
+        self.combiner_, self.linear_, self.combiner_scores_ = "weighted", None, None
+        if self.combiner != "weighted":
+            self._fit_combiner(X, preds, y, sample_weight, score_response, rng)
+        return self
+
+    def _scorer(self, y, sample_weight):
+        """``score(response) -> float`` against ``y``: the scoring's fast path."""
+        return prediction_scorer(
             self.scoring, _DEFAULT_SCORING[self.task_], y,
             classes=getattr(self, "classes_", None), sample_weight=sample_weight,
         )
 
+    def _selection(self, preds, y, sample_weight, rng):
+        """The count of every model and the trajectory of each selection run on these rows."""
+        score_response = self._scorer(y, sample_weight)
+
         def score(blend):
             return score_response(self._response(blend))
 
-        rng = check_random_state(self.random_state)
         runs = [np.arange(len(preds))]
         if self.bagging:
             size = max(1, int(round(self.bag_fraction * len(preds))))
             runs = [rng.choice(len(preds), size=size, replace=False) for _ in range(self.n_bags)]
-        self.counts_ = np.zeros(len(preds), dtype=np.intp)
-        self.trajectory_ = []
+        counts, trajectories = np.zeros(len(preds), dtype=np.intp), []
         for models in runs:
-            counts, trajectory = _select(
+            run_counts, trajectory = _select(
                 preds[models], score, self.n_iterations, self.sorted_initialization, rng
             )
-            self.counts_[models] += counts
-            self.trajectory_.append(trajectory)
-        self._weights = self.counts_ / self.counts_.sum()
-        self.weights_ = dict(zip(self.model_names_.tolist(), self._weights.tolist()))
-        self.ensemble_score_ = score(np.tensordot(self._weights, preds, axes=1))
-        return self
+            counts[models] += run_counts
+            trajectories.append(trajectory)
+        return counts, trajectories
+
+    # ---- the linear combiner ------------------------------------------------------------
+
+    def _selected_columns(self, weights=None):
+        """Input column indices of the models with a non-zero weight."""
+        models = np.flatnonzero((self._weights if weights is None else weights) > 0)
+        return (models[:, None] * self._width + np.arange(self._width)).ravel()
+
+    def _linear_features(self, X, columns=None):
+        """The selected models' columns (probabilities, as scikit-learn's stacking uses)."""
+        return X[:, self._columns if columns is None else columns]
+
+    def _linear_model(self):
+        if self.task_ == "regression":
+            return RidgeCV(alphas=(0.1, 1.0, 10.0))
+        return LogisticRegression(C=1.0, max_iter=1000)
+
+    def _linear_response(self, model, Z):
+        if self.task_ == "regression":
+            return model.predict(Z)
+        return align_proba(model.predict_proba(Z), model.classes_, self.classes_)
+
+    def _fit_combiner(self, X, preds, y, sample_weight, score_response, rng):
+        """Fit the linear combiner; with ``"auto"``, keep it only if it scores higher."""
+        self._columns = self._selected_columns()
+        if self.combiner == "auto":
+            self.combiner_scores_ = self._cross_validated_scores(X, preds, y, sample_weight,
+                                                                 rng)
+            scores = self.combiner_scores_
+            if scores is None or scores["linear"] <= scores["weighted"]:
+                return
+        Z = self._linear_features(X)
+        self.linear_ = _fit_weighted(self._linear_model(), Z, y, sample_weight)
+        self.combiner_ = "linear"
+        self.ensemble_score_ = (score_response(self._linear_response(self.linear_, Z))
+                                if self.combiner_scores_ is None
+                                else self.combiner_scores_["linear"])
+
+    def _linear_fits_in_time(self, X, y, sample_weight, rng):
+        """Whether 6 linear fits on all rows project within ``combiner_time_limit``.
+
+        Timed on a tenth of the rows (at least 200), so that even the first fold of the
+        check cannot overrun a limit that a large table would blow.
+        """
+        n_rows = len(y)
+        rows = rng.choice(n_rows, size=min(n_rows, max(200, n_rows // 10)), replace=False)
+        columns = self._selected_columns()
+        start = time.perf_counter()
+        try:
+            _fit_weighted(self._linear_model(), X[rows][:, columns], y[rows],
+                          None if sample_weight is None else sample_weight[rows])
+        except ValueError:  # e.g. a single class among the sampled rows
+            return False
+        projected = (time.perf_counter() - start) * n_rows / len(rows)
+        return projected * (_COMBINER_FOLDS + 1) <= self.combiner_time_limit
+
+    def _cross_validated_scores(self, X, preds, y, sample_weight, rng):
+        """Both combiners' scores on held-out folds, or None when out of time or rows.
+
+        Each fold repeats the whole procedure on its training part (the greedy selection,
+        then the linear model on the models it selected), so that neither combiner is
+        scored on the rows that chose it.
+        """
+        classification = self.task_ == "classification"
+        splitter = (StratifiedKFold if classification else KFold)(
+            _COMBINER_FOLDS, shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
+        try:
+            splits = list(splitter.split(X, y))
+        except ValueError:  # a class too rare for the folds
+            return None
+        if self.combiner_time_limit is not None and not self._linear_fits_in_time(
+                X, y, sample_weight, rng):
+            return None
+        start = time.perf_counter()
+        responses = {}
+        for i, (train, test) in enumerate(splits):
+            w_train = None if sample_weight is None else sample_weight[train]
+            counts = self._selection(preds[:, train], y[train], w_train, rng)[0]
+            weights = counts / counts.sum()
+            columns = self._selected_columns(weights)
+            model = _fit_weighted(self._linear_model(), X[train][:, columns], y[train],
+                                  w_train)
+            fold = {
+                "weighted": self._response(np.tensordot(weights, preds[:, test], axes=1)),
+                "linear": self._linear_response(model, X[test][:, columns]),
+            }
+            for name, pred in fold.items():
+                if name not in responses:
+                    responses[name] = np.zeros((len(y),) + pred.shape[1:])
+                responses[name][test] = pred
+            if i == 0 and self.combiner_time_limit is not None:
+                # The other folds and the final fit take about as long as the first.
+                first = time.perf_counter() - start
+                if first * (_COMBINER_FOLDS + 1) > self.combiner_time_limit:
+                    return None
+        score_response = self._scorer(y, sample_weight)
+        return {name: float(score_response(pred)) for name, pred in responses.items()}
 
     def _check_target(self, X, y):
         """Validate ``y`` for the task; return the number of columns per model."""
@@ -352,6 +519,8 @@ class GreedyEnsembleSelector(BaseEstimator):
     def _blend(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
+        if self.linear_ is not None:
+            return self._linear_response(self.linear_, self._linear_features(X))
         return self._response(np.tensordot(self._weights, self._model_blocks(X), axes=1))
 
     def predict(self, X):

@@ -316,6 +316,29 @@ def test_save_and_load_skops_and_joblib(tmp_path, mixed_frame):
     assert isinstance(load(tmp_path / "model.skops"), AutoStackClassifier)
 
 
+def test_linear_combiner_is_chosen_checked_and_saved(tmp_path, mixed_frame):
+    from skstack.io import untrusted_types
+
+    X, y = mixed_frame
+    linear = AutoStackClassifier(presets="good_quality", portfolio=TINY, n_folds=3,
+                                 combiner="linear", random_state=0).fit(X, y)
+    selector = linear.pipeline_["selector"]
+    assert selector.combiner_ == "linear" and linear.fit_summary()["combiner"] == "linear"
+    np.testing.assert_allclose(linear.predict_proba(X),
+                               linear.pipeline_.predict_proba(X))
+    path = linear.save(tmp_path / "linear.skops")
+    assert untrusted_types(path) == []
+    np.testing.assert_allclose(AutoStackClassifier.load(path).predict_proba(X),
+                               linear.predict_proba(X))
+    # "auto" decides on held-out folds; "weighted" never fits the linear model.
+    auto = clone(linear).set_params(combiner="auto").fit(X, y)
+    scores = auto.pipeline_["selector"].combiner_scores_
+    assert set(scores) == {"weighted", "linear"}
+    assert auto.fit_summary()["combiner"] == max(scores, key=scores.get)
+    weighted = clone(linear).set_params(combiner="weighted").fit(X, y)
+    assert weighted.pipeline_["selector"].linear_ is None
+
+
 def test_skops_refuses_unknown_types(tmp_path):
     import skops.io as sio
 

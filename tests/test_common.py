@@ -32,6 +32,8 @@ ESTIMATORS = [
                passthrough=True),
     GreedyEnsembleSelector(task="classification", n_iterations=5),
     GreedyEnsembleSelector(task="regression", n_iterations=5),
+    GreedyEnsembleSelector(task="classification", n_iterations=5, combiner="linear"),
+    GreedyEnsembleSelector(task="regression", n_iterations=5, combiner="auto"),
     FamilyModel(LogisticRegression()),
     FamilyModel(Ridge()),
     FamilyModel(DecisionTreeClassifier(max_depth=3), preprocessing="ordinal"),
@@ -153,6 +155,9 @@ def expected_failed_checks(estimator):
         }
     if isinstance(estimator, GreedyEnsembleSelector) and estimator.task == "classification":
         return dict.fromkeys(SELECTOR_MULTICLASS_CHECKS, PREDICTION_COLUMNS)
+    if isinstance(estimator, GreedyEnsembleSelector) and estimator.combiner == "auto":
+        # combiner="auto" chooses between the combiners on cross-validation folds.
+        return {"check_sample_weight_equivalence_on_dense_data": SPLIT_ROWS}
     return {}
 
 

@@ -433,7 +433,7 @@ def test_max_time_raises_the_learning_rate_only_when_rounds_cannot_fit(family, r
         task="classification")
     model.set_params(early_stopping=True, max_time=0.2)
     model.fit(frame, y)
-    # 2,500 rounds (25 x 0.01) never fit in 0.2 s: the fit trains at a coarser rate, at most 0.3.
+    # 2,000 rounds (20 x 0.01) never fit in 0.2 s: the fit trains at a coarser rate, at most 0.3.
     assert model.rate_scale_ > 1.0
     rate = model.estimator_.get_params()["learning_rate"]
     assert rate == pytest.approx(0.01 * model.rate_scale_) and rate <= 0.3

@@ -172,3 +172,82 @@ def test_fast_prediction_scorers_equal_the_scikit_learn_scorers(scoring, weighte
     expected = score_predictions(resolve_scorer(scoring, None), y, values, classes=classes,
                                  sample_weight=weights)
     assert fast(values) == pytest.approx(expected, rel=1e-10)
+
+
+def _underconfident_multiclass(seed=0, n=600):
+    """Two models whose probabilities are right but shrunk towards uniform."""
+    rng = np.random.RandomState(seed)
+    y = rng.randint(3, size=n)
+    models = []
+    for _ in range(2):
+        signal = np.eye(3)[np.where(rng.rand(n) < 0.9, y, rng.randint(3, size=n))]
+        models.append(0.3 * signal + 0.7 / 3)
+    return np.hstack(models), y
+
+
+def test_linear_combiner_sharpens_what_an_average_cannot():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _underconfident_multiclass()
+    auto = GreedyEnsembleSelector(task="classification", combiner="auto",
+                                  random_state=0).fit(X, y)
+    assert auto.combiner_ == "linear"
+    scores = auto.combiner_scores_
+    assert scores["linear"] > scores["weighted"] + 0.1
+    assert auto.ensemble_score_ == scores["linear"]
+    # The logistic regression on the selected models' probability columns, refitted on all.
+    columns = auto._selected_columns()
+    direct = LogisticRegression(C=1.0, max_iter=1000).fit(X[:, columns], y)
+    np.testing.assert_allclose(auto.predict_proba(X), direct.predict_proba(X[:, columns]))
+    assert log_loss(y, auto.predict_proba(X)) < log_loss(
+        y, GreedyEnsembleSelector(task="classification", random_state=0).fit(X, y)
+        .predict_proba(X))
+    # The greedy weights still say which models are used.
+    assert set(auto.weights_) == {"model0", "model1"}
+
+
+def test_auto_combiner_keeps_a_calibrated_average():
+    rng = np.random.RandomState(0)
+    n = 2000
+    p = rng.uniform(0.02, 0.98, n)
+    y = (rng.rand(n) < p).astype(int)
+    X = np.c_[p, np.clip(p + rng.normal(0, 0.02, n), 0.01, 0.99)]  # calibrated models
+    auto = GreedyEnsembleSelector(task="classification", combiner="auto",
+                                  random_state=0).fit(X, y)
+    assert auto.combiner_ == "weighted" and auto.linear_ is None
+    assert auto.combiner_scores_["linear"] <= auto.combiner_scores_["weighted"]
+    weighted = GreedyEnsembleSelector(task="classification", random_state=0).fit(X, y)
+    np.testing.assert_allclose(auto.predict_proba(X), weighted.predict_proba(X))
+
+
+def test_auto_combiner_gives_up_when_out_of_time():
+    X, y = _underconfident_multiclass()
+    selector = GreedyEnsembleSelector(task="classification", combiner="auto",
+                                      combiner_time_limit=0.0, random_state=0).fit(X, y)
+    assert selector.combiner_ == "weighted" and selector.combiner_scores_ is None
+
+
+def test_linear_combiner_for_regression_labels_and_weights():
+    from sklearn.linear_model import RidgeCV
+
+    rng = np.random.RandomState(0)
+    y = rng.normal(size=300)
+    X = np.c_[0.5 * y + rng.normal(0, 0.3, 300), 0.5 * y + rng.normal(0, 0.3, 300)]
+    selector = GreedyEnsembleSelector(task="regression", combiner="linear",
+                                      random_state=0).fit(X, y)
+    assert selector.combiner_ == "linear" and selector.combiner_scores_ is None
+    columns = selector._selected_columns()
+    direct = RidgeCV(alphas=(0.1, 1.0, 10.0)).fit(X[:, columns], y)
+    np.testing.assert_allclose(selector.predict(X), direct.predict(X[:, columns]))
+    # A linear fit undoes the models' shrinkage: better than their average.
+    assert selector.ensemble_score_ > selector.weighted_score_
+    # String labels come back as labels; sample weights reach the linear model.
+    X, codes = _binary_predictions()
+    labels = np.array(["no", "yes"])[codes]
+    weights = np.where(codes == 1, 5.0, 1.0)
+    plain = GreedyEnsembleSelector(task="classification", combiner="linear",
+                                   random_state=0).fit(X, labels)
+    weighted = GreedyEnsembleSelector(task="classification", combiner="linear",
+                                      random_state=0).fit(X, labels, sample_weight=weights)
+    assert set(plain.predict(X)) <= {"no", "yes"}
+    assert weighted.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()

@@ -117,6 +117,7 @@ class _BaseAutoStack(BaseEstimator):
         "dynamic_stacking": ["boolean"],
         "holdout_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iterations": [Interval(Integral, 1, None, closed="left")],
+        "combiner": [StrOptions({"weighted", "linear", "auto"})],
         "prune": ["boolean"],
         "infer_limit": [None, Interval(Real, 0, None, closed="neither")],
         "infer_limit_batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -142,6 +143,7 @@ class _BaseAutoStack(BaseEstimator):
         dynamic_stacking=True,
         holdout_fraction=0.1,
         n_iterations=25,
+        combiner="auto",
         prune=True,
         infer_limit=None,
         infer_limit_batch_size=10_000,
@@ -163,6 +165,7 @@ class _BaseAutoStack(BaseEstimator):
         self.dynamic_stacking = dynamic_stacking
         self.holdout_fraction = holdout_fraction
         self.n_iterations = n_iterations
+        self.combiner = combiner
         self.prune = prune
         self.infer_limit = infer_limit
         self.infer_limit_batch_size = infer_limit_batch_size
@@ -525,11 +528,16 @@ class _BaseAutoStack(BaseEstimator):
 
     # ---- ensemble ------------------------------------------------------------------------
 
-    def _selector(self):
+    def _selector(self, combiner="weighted"):
+        time_left = None
+        if combiner == "auto" and self._budget.limited:
+            time_left = max(0.0, self._budget.remaining() - 0.2)
         return GreedyEnsembleSelector(
             task=self._task,
             scoring=self._scoring(),
             n_iterations=self.n_iterations,
+            combiner=combiner,
+            combiner_time_limit=time_left,
             random_state=self._seeds.randint(_SEED_MAX),
         )
 
@@ -547,8 +555,14 @@ class _BaseAutoStack(BaseEstimator):
             # Refit on the used models only: greedy selection picks the same counts among
             # them, and the pipeline then predicts with those models alone.
             layer._keep(used)
-            columns = layer.get_feature_names_out()
-            selector = self._selector().fit(features[columns], y_sel, sample_weight=w_sel)
+            features = features[layer.get_feature_names_out()]
+        elif self.combiner == "weighted":
+            return selector
+        # The combiner is chosen once, on the final candidates (its check refits 6 times).
+        selector = self._selector(self.combiner).fit(features, y_sel, sample_weight=w_sel)
+        if selector.combiner_ == "linear":
+            self._log(1, f"linear combiner: {selector.ensemble_score_:.4f} cross-validated, "
+                         f"weighted average {selector.weighted_score_:.4f}")
         return selector
 
     def _fit_selection_in_time(self, layer, y, rows):
@@ -870,7 +884,8 @@ class _BaseAutoStack(BaseEstimator):
         summary : dict
             ``presets``, ``settings``, ``time_limit``, ``fit_time``, ``n_levels``,
             ``models`` (counts by status), ``stacking_check``, ``ensemble_weights``,
-            ``ensemble_score``, ``interrupted``, ``infer_time_per_row``.
+            ``combiner`` (``"weighted"`` or ``"linear"``), ``ensemble_score``,
+            ``interrupted``, ``infer_time_per_row``.
         """
         check_is_fitted(self)
         statuses = {}
@@ -886,6 +901,7 @@ class _BaseAutoStack(BaseEstimator):
             "models": statuses,
             "stacking_check": self.stacking_check_,
             "ensemble_weights": dict(self.pipeline_[-1].weights_),
+            "combiner": self.pipeline_[-1].combiner_,
             "ensemble_score": self.ensemble_score_,
             "interrupted": self.interrupted_,
             "infer_time_per_row": self.infer_time_per_row_,
@@ -1093,6 +1109,13 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
     n_iterations : int, default=25
         Greedy ensemble selection steps.
 
+    combiner : {"auto", "weighted", "linear"}, default="auto"
+        How the selected models are combined (see
+        :class:`~skstack.GreedyEnsembleSelector`): their greedy weights' average, a linear
+        model on their predictions (logistic or ridge regression, as scikit-learn's
+        stacking), or ``"auto"``: the linear model when its cross-validated score beats
+        the average's, and time is left for the check.
+
     prune : bool, default=True
         Drop the last level's models that the ensemble does not use, so they cost nothing
         at predict time (their rows stay in the leaderboard).
@@ -1241,6 +1264,8 @@ class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
         Validation share of the holdout preset.
     n_iterations : int, default=25
         Greedy ensemble selection steps.
+    combiner : {"auto", "weighted", "linear"}, default="auto"
+        How the selected models are combined (see the classifier).
     prune : bool, default=True
         Drop unused last-level models.
     infer_limit : float, default=None

@@ -52,10 +52,10 @@ _SEQUENTIAL_ROWS = 2000
 
 # Rounds x learning rate that a boosting fit under max_time should be able to reach. With
 # early stopping at learning rate 0.05, LightGBM kept a median of 6.5 and an upper quartile
-# of about 25 of these units on the shared datasets (benchmarks/results/families.md); a fit
-# whose time affords fewer trains at a higher rate, up to _MAX_RAISED_RATE, rather than
-# stopping far from convergence.
-_RATE_UNITS = 25.0
+# of 19.8 of these units on the shared datasets (benchmarks/bench_rounds.py,
+# benchmarks/results/rounds.md); a fit whose time affords fewer trains at a higher rate, up
+# to _MAX_RAISED_RATE, rather than stopping far from convergence.
+_RATE_UNITS = 20.0
 _MAX_RAISED_RATE = 0.3
 _PROBE_ROUNDS = (10, 40)
 
@@ -316,7 +316,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         keep the rounds or epochs trained so far, forests the trees grown so far.
         Preprocessing is not counted; KNN and linear models ignore it. An early-stopped
         boosting fit first times a few rounds; when the time affords too few rounds to
-        converge at the configured learning rate (rounds x rate under 25), it trains at a
+        converge at the configured learning rate (rounds x rate under 20), it trains at a
         higher rate (at most 0.3) that does, and records the factor in ``rate_scale_``.
 
     Attributes

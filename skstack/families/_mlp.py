@@ -345,7 +345,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        logits = self._forward(self._predict_input(X))
+        # In float64: float32 probabilities miss a sum of 1 by more than metrics allow.
+        logits = self._forward(self._predict_input(X)).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
