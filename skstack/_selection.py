@@ -400,9 +400,9 @@ class GreedyEnsembleSelector(BaseEstimator):
         models = np.flatnonzero((self._weights if weights is None else weights) > 0)
         return (models[:, None] * self._width + np.arange(self._width)).ravel()
 
-    def _linear_features(self, X, columns=None):
+    def _linear_features(self, X):
         """The selected models' columns (probabilities, as scikit-learn's stacking uses)."""
-        return X[:, self._columns if columns is None else columns]
+        return X[:, self._columns]
 
     def _linear_model(self):
         if self.task_ == "regression":

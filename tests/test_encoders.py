@@ -1,6 +1,7 @@
 """Column typing, the modality encoder, and the text and image encoders."""
 
 import pickle
+import time
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from skstack.encoders import (
     default_text_model,
     make_modality_encoder,
 )
+from skstack.encoders._embedding import PretrainedEmbedder
 from skstack.families.portfolios import PortfolioEntry
 
 TINY = [PortfolioEntry("linear", {}, 2), PortfolioEntry("random_forest", {"n_estimators": 30}, 1)]
@@ -228,3 +230,52 @@ def test_autostack_on_an_image_path_frame(digit_files):
     assert clf.predict(frame[45:]).shape == (15,)
     names = [name for name, _, cols in clf.pipeline_["encoder"].transformers_ if cols]
     assert "image" in names
+
+
+class _SlowEmbedder(PretrainedEmbedder):
+    """A stand-in network: loading takes 0.05 s, each value 2 ms."""
+
+    _parameter_constraints: dict = {}
+
+    def __init__(self, n_components=None, batch_size="auto", device="cpu", random_state=None):
+        self.n_components = n_components
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+
+    def _load(self):
+        time.sleep(0.05)
+        return "network"
+
+    def _embed(self, values, loaded):
+        time.sleep(0.002 * len(values))
+        return np.zeros((len(values), 3))
+
+
+def test_embedding_time_is_projected_from_a_few_rows():
+    from skstack.auto._encoding import projected_seconds
+
+    frame = pd.DataFrame({"t": ["some words"] * 400})
+    seconds = projected_seconds(_SlowEmbedder(), frame)
+    assert 0.05 + 0.002 * 400 <= seconds < 2 * (0.05 + 0.002 * 400)
+
+
+@needs_text_model
+def test_slow_text_embedding_gives_way_to_tfidf_under_a_time_limit(monkeypatch):
+    from skstack.auto import _encoding
+
+    frame, y = reviews(120)
+    monkeypatch.setattr(_encoding, "projected_seconds", lambda embedder, frame: 1e6)
+    clf = AutoStackClassifier(portfolio=TINY, time_limit=60, random_state=0)
+    with pytest.warns(UserWarning, match="TF-IDF text encoder instead"):
+        clf.fit(frame, y)
+    branches = {name: est for name, est, cols in clf.pipeline_["encoder"].transformers_}
+    assert isinstance(branches["text"], TfidfTextEncoder)
+    # Fast enough, or without a time limit: the pretrained embedder stays.
+    monkeypatch.setattr(_encoding, "projected_seconds", lambda embedder, frame: 1.0)
+    clf.fit(frame, y)
+    branches = {name: est for name, est, cols in clf.pipeline_["encoder"].transformers_}
+    assert isinstance(branches["text"], TextEmbedder)
+    # Frames without text or images never import the embedders' backends.
+    plain = _encoding.budgeted_encoder(frame[["stars", "shop"]], None, 60, lambda *a: None)
+    assert dict((n, t) for n, t, _ in plain.transformers)["text"] == "drop"

@@ -40,10 +40,10 @@ from .._bagging import BudgetExceeded
 from .._scoring import default_score, prediction_scorer, resolve_scorer
 from .._selection import GreedyEnsembleSelector
 from .._stacking import StackLayer
-from ..encoders import make_modality_encoder
 from ..families import build_estimators, family_of
 from ..families.portfolios import PortfolioEntry
 from ._budget import TimeBudget
+from ._encoding import budgeted_encoder
 from ._inference import InferenceCosts, measurement_rows, time_per_row
 from ._progress import Progress
 from ._report import (
@@ -261,8 +261,8 @@ class _BaseAutoStack(BaseEstimator):
         self.stacking_check_ = None
         self._seeds = check_random_state(self.random_state)
 
-        encoder = (make_modality_encoder(self.column_types) if hasattr(X, "columns")
-                   else "passthrough")
+        encoder = (budgeted_encoder(X, self.column_types, self.time_limit, self._log)
+                   if hasattr(X, "columns") else "passthrough")
         Xe = X if encoder == "passthrough" else encoder.fit_transform(X)
         layers = []
         plan = self._plan(y, settings, groups)
