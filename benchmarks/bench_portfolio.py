@@ -7,12 +7,13 @@ and its OOF score (the manifest's metric) and fit time are recorded. Scores are 
 per dataset (1 = the best configuration, 0 = the median one, clipped at 0), and
 configurations are ordered greedily, as zero-shot portfolios are built (Caruana-style
 forward selection over datasets, TabRepo): each step adds the configuration that most
-raises the mean over datasets of the best normalised score among those chosen, per second
-of mean fit time once the mean best score is within 1% of its maximum. Reported: the raw
-table, the order with each configuration's marginal gain, and what that suggests to prune.
-Usage::
+raises the mean over datasets of the best normalised score among those chosen; the ones
+that add nothing follow by mean normalised score. Reported: the order with each
+configuration's marginal gain, the normalised and the raw tables (also written as CSV next
+to ``--out``; ``--raw`` re-ranks a saved CSV without refitting): a candidate training
+order for ``skstack.families.LARGE``. Usage::
 
-    python benchmarks/bench_portfolio.py [--datasets a,b] [--max-time 3]
+    python benchmarks/bench_portfolio.py [--datasets a,b] [--max-time 3] [--raw CSV]
                                          [--out benchmarks/results/portfolio.md]
 """
 
@@ -59,28 +60,27 @@ def normalised(raw):
 def greedy_order(scores, seconds):
     """Forward selection of configurations by the gain in mean best normalised score.
 
-    While the chosen set is more than 1% below the best reachable mean, the plain gain
-    decides; after that, the gain per mean second, so that useful and cheap configurations
-    come before slow ones that add little.
+    Each step adds the configuration that most raises the mean over datasets of the best
+    normalised score among those chosen (ties: the cheaper). Once no configuration adds
+    anything, the rest follow by their mean normalised score: good on average, though
+    never the best anywhere.
     """
     chosen, gains, best = [], [], np.zeros(scores.shape[1])
-    target = scores.max().mean()
     remaining = list(scores.index)
     while remaining:
         current = best.mean()
         gain = {m: np.maximum(best, scores.loc[m].to_numpy()).mean() - current
                 for m in remaining}
-        if current < 0.99 * target:
-            pick = max(remaining, key=lambda m: (gain[m], -seconds[m]))
-        else:
-            pick = max(remaining, key=lambda m: (gain[m] / max(seconds[m], 0.05),
-                                                 -seconds[m]))
+        pick = max(remaining, key=lambda m: (gain[m], -seconds[m]))
+        if gain[pick] <= 1e-12:
+            break
         chosen.append(pick)
         gains.append(gain[pick])
         best = np.maximum(best, scores.loc[pick].to_numpy())
         remaining.remove(pick)
-    return pd.DataFrame({"model": chosen, "gain": gains,
-                         "mean_fit_s": [seconds[m] for m in chosen]})
+    rest = sorted(remaining, key=lambda m: -scores.loc[m].mean())
+    return pd.DataFrame({"model": chosen + rest, "gain": gains + [0.0] * len(rest),
+                         "mean_fit_s": [seconds[m] for m in chosen + rest]})
 
 
 def main():
@@ -88,23 +88,30 @@ def main():
     parser.add_argument("--datasets", default=DEFAULT_DATASETS)
     parser.add_argument("--max-time", type=float, default=3.0)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--raw", default=None, help="re-rank this saved CSV; no fitting")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    frames = []
-    for name in args.datasets.split(","):
-        frames.append(bag_portfolio(name, args.max_time, args.n_jobs))
-        print(f"{name}: {frames[-1]['fit_s'].sum():.0f} s", file=sys.stderr, flush=True)
-    raw = pd.concat(frames, ignore_index=True)
+    if args.raw:
+        raw = pd.read_csv(args.raw)
+    else:
+        frames = []
+        for name in args.datasets.split(","):
+            frames.append(bag_portfolio(name, args.max_time, args.n_jobs))
+            print(f"{name}: {frames[-1]['fit_s'].sum():.0f} s", file=sys.stderr, flush=True)
+        raw = pd.concat(frames, ignore_index=True)
+        if args.out:
+            raw.to_csv(Path(args.out).with_suffix(".csv"), index=False)
     scores = normalised(raw)
     seconds = raw.groupby("model")["fit_s"].mean()
     order = greedy_order(scores, seconds)
     order["mean_normalised"] = [scores.loc[m].mean() for m in order["model"]]
     order["top3_datasets"] = [int((scores.rank(ascending=False).loc[m] <= 3).sum())
                               for m in order["model"]]
+    datasets = ",".join(raw["dataset"].unique())
     text = "\n\n".join([
-        f"LARGE bagged over 8 folds, {args.max_time} s per fold model, on "
-        f"{args.datasets}; OOF scores only (the test parts are never read).",
+        (f"LARGE bagged over 8 folds, {args.max_time} s per fold model, on "
+         f"{datasets}; OOF scores only (the test parts are never read)."),
         "## Greedy order (gain in mean best normalised OOF score)",
         order.round(4).to_markdown(index=False),
         "## Normalised OOF score (1 best, 0 median or worse)",

@@ -382,7 +382,7 @@ class GreedyEnsembleSelector(BaseEstimator):
 
         runs = [np.arange(len(preds))]
         if self.bagging:
-            size = max(1, int(round(self.bag_fraction * len(preds))))
+            size = max(1, round(self.bag_fraction * len(preds)))
             runs = [rng.choice(len(preds), size=size, replace=False) for _ in range(self.n_bags)]
         counts, trajectories = np.zeros(len(preds), dtype=np.intp), []
         for models in runs:

@@ -278,4 +278,4 @@ def test_slow_text_embedding_gives_way_to_tfidf_under_a_time_limit(monkeypatch):
     assert isinstance(branches["text"], TextEmbedder)
     # Frames without text or images never import the embedders' backends.
     plain = _encoding.budgeted_encoder(frame[["stars", "shop"]], None, 60, lambda *a: None)
-    assert dict((n, t) for n, t, _ in plain.transformers)["text"] == "drop"
+    assert {n: t for n, t, _ in plain.transformers}["text"] == "drop"

@@ -696,7 +696,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         rounds = np.mean([m.best_rounds_ for m in stopped] * scales) / scale
         # The refit trains exactly that many rounds: no holdout of its own.
         params = {
-            f"estimator__{recipe.rounds_param}": max(1, int(round(rounds))),
+            f"estimator__{recipe.rounds_param}": max(1, round(float(rounds))),
             "early_stopping": False,
         }
         if scale != 1.0:
