@@ -438,10 +438,9 @@ class GreedyEnsembleSelector(BaseEstimator):
         """
         n_rows = len(y)
         rows = rng.choice(n_rows, size=min(n_rows, max(200, n_rows // 10)), replace=False)
-        columns = self._selected_columns()
         start = time.perf_counter()
         try:
-            _fit_weighted(self._linear_model(), X[rows][:, columns], y[rows],
+            _fit_weighted(self._linear_model(), self._linear_features(X[rows]), y[rows],
                           None if sample_weight is None else sample_weight[rows])
         except ValueError:  # e.g. a single class among the sampled rows
             return False

@@ -549,17 +549,17 @@ class _BaseAutoStack(BaseEstimator):
         features = layer._oof_predictions()
         features, y_sel = features.iloc[rows], y[rows]
         w_sel = None if sample_weight is None else sample_weight[rows]
-        selector = self._selector().fit(features, y_sel, sample_weight=w_sel)
+        # The combiner is chosen once, on the final candidates (its check refits 6 times):
+        # with pruning, after the candidates are cut to the models the selection uses.
+        selector = self._selector("weighted" if prune else self.combiner)
+        selector.fit(features, y_sel, sample_weight=w_sel)
         used = [name for name, weight in selector.weights_.items() if weight > 0]
-        if prune and len(used) < len(layer.estimators_):
+        if prune and (len(used) < len(layer.estimators_) or self.combiner != "weighted"):
             # Refit on the used models only: greedy selection picks the same counts among
             # them, and the pipeline then predicts with those models alone.
             layer._keep(used)
             features = features[layer.get_feature_names_out()]
-        elif self.combiner == "weighted":
-            return selector
-        # The combiner is chosen once, on the final candidates (its check refits 6 times).
-        selector = self._selector(self.combiner).fit(features, y_sel, sample_weight=w_sel)
+            selector = self._selector(self.combiner).fit(features, y_sel, sample_weight=w_sel)
         if selector.combiner_ == "linear":
             self._log(1, f"linear combiner: {selector.ensemble_score_:.4f} cross-validated, "
                          f"weighted average {selector.weighted_score_:.4f}")

@@ -333,19 +333,22 @@ class TfidfTextEncoder(ColumnBlocks, TransformerMixin, BaseEstimator):
                 tfidf = vectorizer.fit_transform(texts)
             except ValueError:  # empty vocabulary (no words at all)
                 vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 1))
-                tfidf = vectorizer.fit_transform([text or " " for text in texts])
+                vectorizer.fit([text or " " for text in texts])
+                tfidf = vectorizer.transform(texts)  # as transform() will encode them
             n_components = min(self.n_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1)
             svd = None if n_components < 1 else TruncatedSVD(
                 n_components, random_state=self.random_state).fit(tfidf)
             self.vectorizers_.append(vectorizer)
             self.svds_.append(svd)
-            blocks.append(self._encode(texts, vectorizer, svd))
+            blocks.append(self._encode(texts, vectorizer, svd, tfidf))
         return np.hstack(blocks)
 
-    def _encode(self, texts, vectorizer, svd):
+    def _encode(self, texts, vectorizer, svd, tfidf=None):
+        """SVD components (of ``tfidf`` when the fit computed it) and text statistics."""
         parts = []
         if svd is not None:
-            parts.append(svd.transform(vectorizer.transform(texts)))
+            parts.append(svd.transform(vectorizer.transform(texts) if tfidf is None
+                                       else tfidf))
         if self.statistics:
             parts.append(_statistics(texts))
         return np.hstack(parts) if parts else np.empty((len(texts), 0))

@@ -263,9 +263,6 @@ class PreparedInput:
     family: str
     n_features: int
 
-    def __len__(self):
-        return _num_samples(self.data)
-
 
 def _model_has(attr):
     def check(self):
