@@ -9,10 +9,13 @@ Reported per dataset: the manifest's metric on a held-out 25%, fit time and its 
 limit, predict time for one row (median of 20) and for the test set, and the peak resident
 memory added during the fit. The summary counts wins against both baselines, the mean
 normalised score (0 = worst, 1 = best of the methods on each dataset) and the worst
-fit-time overrun. Usage::
+fit-time overrun. The raw rows are appended, one dataset at a time, to the CSV next to
+``--out`` (or ``--csv``), so that a long run (300 s on every dataset) can be split over
+several invocations and summarised at the end with ``--raw`` (no fitting). Usage::
 
     python benchmarks/bench_auto.py [--datasets a,b] [--presets best_quality,medium_quality]
                                     [--time-limit 60] [--out benchmarks/results/auto.md]
+                                    [--csv PATH] [--raw CSV[,CSV]]
 """
 
 import argparse
@@ -101,38 +104,61 @@ def main():
     parser.add_argument("--presets", default="best_quality")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--csv", default=None,
+                        help="append the raw rows here (default: next to --out)")
+    parser.add_argument("--raw", default=None,
+                        help="summarise these saved CSVs (comma-separated); no fitting")
     args = parser.parse_args()
-    presets = args.presets.split(",")
-
+    if args.raw:
+        frame = pd.concat([pd.read_csv(path) for path in args.raw.split(",")],
+                          ignore_index=True)
+        # Runs of other presets repeat the baselines: their last fit counts.
+        report(frame.drop_duplicates(["dataset", "method"], keep="last"), args.out)
+        return
+    csv = args.csv or (Path(args.out).with_suffix(".csv") if args.out else None)
     rows = []
     for name in args.datasets.split(","):
-        info, X_train, X_test, y_train, y_test = load_frame(name)
-        _, Xo_train, Xo_test, _, _ = load(name)
-        classification = info.task != "regression"
-        auto = AutoStackClassifier if classification else AutoStackRegressor
-        results = {}
-        for preset in presets:
-            model = auto(presets=preset, time_limit=args.time_limit,
-                         scoring=SCORING[info.metric], random_state=0)
-            results[preset] = run_one(model, X_train, y_train, X_test, y_test, info.metric)
-            results[preset]["levels"] = model.fit_summary()["n_levels"]
-        results["lightgbm"] = run_one(lightgbm(classification), Xo_train, y_train, Xo_test,
-                                      y_test, info.metric)
-        results["sklearn_stacking"] = run_one(sklearn_stack(classification, n_jobs=1),
-                                              Xo_train, y_train, Xo_test, y_test, info.metric)
-        for method, result in results.items():
-            rows.append({"dataset": name, "rows": info.n_rows, "metric": info.metric,
-                         "method": method, **result})
-        print(name, {m: round(r["score"], 4) for m, r in results.items()},
-              {m: round(r["fit_s"], 1) for m, r in results.items()}, file=sys.stderr,
-              flush=True)
+        rows += bench_dataset(name, args.presets.split(","), args.time_limit)
+        if csv:
+            pd.DataFrame([r for r in rows if r["dataset"] == name]).to_csv(
+                csv, mode="a", header=not Path(csv).exists(), index=False)
+    report(pd.DataFrame(rows), args.out)
 
-    frame = pd.DataFrame(rows)
-    report = summarise(frame, presets, args.time_limit)
-    print(report)
-    if args.out:
-        Path(args.out).write_text(report + "\n")
-        plot(frame, presets, Path(args.out).with_suffix(".png"))
+
+def report(frame, out):
+    """Summary, tables and plot of raw rows (one time limit: the first row's)."""
+    presets = [m for m in frame["method"].unique() if m not in ("lightgbm", "sklearn_stacking")]
+    text = summarise(frame, presets, frame["time_limit"].iloc[0])
+    print(text)
+    if out:
+        Path(out).write_text(text + "\n")
+        plot(frame, presets, Path(out).with_suffix(".png"))
+
+
+def bench_dataset(name, presets, time_limit):
+    """Raw rows of every preset and both baselines on one dataset."""
+    rows = []
+    info, X_train, X_test, y_train, y_test = load_frame(name)
+    _, Xo_train, Xo_test, _, _ = load(name)
+    classification = info.task != "regression"
+    auto = AutoStackClassifier if classification else AutoStackRegressor
+    results = {}
+    for preset in presets:
+        model = auto(presets=preset, time_limit=time_limit,
+                     scoring=SCORING[info.metric], random_state=0)
+        results[preset] = run_one(model, X_train, y_train, X_test, y_test, info.metric)
+        results[preset]["levels"] = model.fit_summary()["n_levels"]
+    results["lightgbm"] = run_one(lightgbm(classification), Xo_train, y_train, Xo_test,
+                                  y_test, info.metric)
+    results["sklearn_stacking"] = run_one(sklearn_stack(classification, n_jobs=1),
+                                          Xo_train, y_train, Xo_test, y_test, info.metric)
+    for method, result in results.items():
+        rows.append({"dataset": name, "rows": info.n_rows, "metric": info.metric,
+                     "time_limit": time_limit, "method": method, **result})
+    print(name, {m: round(r["score"], 4) for m, r in results.items()},
+          {m: round(r["fit_s"], 1) for m, r in results.items()}, file=sys.stderr,
+          flush=True)
+    return rows
 
 
 def normalised(frame):

@@ -358,6 +358,27 @@ def test_mlp_is_seeded_and_deterministic():
     assert model.estimator_.device_ in ("cpu", "cuda")
 
 
+@pytest.mark.skipif("mlp" not in SMALL, reason="the nn extra is not installed")
+def test_mlp_max_time_stops_inside_an_epoch():
+    import time
+
+    from skstack.families import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(4000, 5)), rng.normal(size=4000)
+    # One-row batches: an epoch takes seconds, far more than the time allowed.
+    net = MLPRegressor(batch_size=1, max_epochs=3, random_state=0)
+    start = time.monotonic()
+    net.fit(X, y)
+    epoch = (time.monotonic() - start) / 3
+    for validation in (None, 0.1):  # the cut epoch has no validation loss
+        start = time.monotonic()
+        net.set_params(max_time=epoch / 10, validation_fraction=validation).fit(X, y)
+        assert time.monotonic() - start < epoch / 2
+        assert net.n_epochs_ == net.best_epoch_ == 1
+        assert np.isfinite(net.predict(X[:5])).all()
+
+
 def test_missing_backend_is_left_out_with_a_warning(monkeypatch):
     from skstack.families import portfolios
 

@@ -560,9 +560,10 @@ class _BaseAutoStack(BaseEstimator):
             layer._keep(used)
             features = features[layer.get_feature_names_out()]
             selector = self._selector(self.combiner).fit(features, y_sel, sample_weight=w_sel)
-        if selector.combiner_ == "linear":
-            self._log(1, f"linear combiner: {selector.ensemble_score_:.4f} cross-validated, "
-                         f"weighted average {selector.weighted_score_:.4f}")
+        if selector.combiner_scores_ is not None:
+            scores = selector.combiner_scores_
+            self._log(1, f"combiner {selector.combiner_}: cross-validated linear "
+                         f"{scores['linear']:.4f}, weighted average {scores['weighted']:.4f}")
         return selector
 
     def _fit_selection_in_time(self, layer, y, rows):

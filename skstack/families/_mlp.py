@@ -161,8 +161,9 @@ class _BaseMLP(BaseEstimator):
         with _torch_threads(self.n_jobs):
             net.fit(X, y_model)
         history = net.history
-        if train_split is not None:
-            losses = history[:, "valid_loss"]
+        # An epoch that the deadline cut short has no validation loss.
+        losses = [row["valid_loss"] for row in history if "valid_loss" in row]
+        if train_split is not None and losses:
             self.best_epoch_ = int(np.argmin(losses)) + 1
         else:
             self.best_epoch_ = len(history)
@@ -215,14 +216,27 @@ def _weights(module):
 
 
 def _deadline_callback(deadline):
-    """A skorch callback that ends training after the epoch that passes ``deadline``."""
+    """A skorch callback that ends training before ``deadline``.
+
+    Training stops after an epoch when another one would end past the deadline, and within
+    an epoch (after a batch) once the deadline has passed: one epoch of a large data set,
+    or the seconds that importing torch took, would otherwise overrun it.
+    """
     from skorch.callbacks import Callback
 
+    # skorch ends fit quietly on KeyboardInterrupt and still runs on_train_end, where early
+    # stopping restores the best weights of the epochs that finished.
     class StopAtDeadline(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            self.epoch_start_ = time.monotonic()
+
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training and time.monotonic() > deadline:
+                raise KeyboardInterrupt
+
         def on_epoch_end(self, net, **kwargs):
-            if time.monotonic() > deadline:
-                # skorch ends fit quietly on KeyboardInterrupt and still runs on_train_end,
-                # where early stopping restores the best weights.
+            now = time.monotonic()
+            if now + (now - self.epoch_start_) > deadline:
                 raise KeyboardInterrupt
 
     return StopAtDeadline()
