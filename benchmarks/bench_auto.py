@@ -11,11 +11,13 @@ memory added during the fit. The summary counts wins against both baselines, the
 normalised score (0 = worst, 1 = best of the methods on each dataset) and the worst
 fit-time overrun. The raw rows are appended, one dataset at a time, to the CSV next to
 ``--out`` (or ``--csv``), so that a long run (300 s on every dataset) can be split over
-several invocations and summarised at the end with ``--raw`` (no fitting). Usage::
+several invocations and summarised at the end with ``--raw`` (no fitting; of rows repeated
+across the files, the last counts, so that ``--no-baselines`` reruns of a preset replace
+earlier ones). Usage::
 
     python benchmarks/bench_auto.py [--datasets a,b] [--presets best_quality,medium_quality]
                                     [--time-limit 60] [--out benchmarks/results/auto.md]
-                                    [--csv PATH] [--raw CSV[,CSV]]
+                                    [--csv PATH] [--raw CSV[,CSV]] [--no-baselines]
 """
 
 import argparse
@@ -106,6 +108,8 @@ def main():
     parser.add_argument("--out", default=None)
     parser.add_argument("--csv", default=None,
                         help="append the raw rows here (default: next to --out)")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="fit the presets only (to merge with a run that has them)")
     parser.add_argument("--raw", default=None,
                         help="summarise these saved CSVs (comma-separated); no fitting")
     args = parser.parse_args()
@@ -118,7 +122,8 @@ def main():
     csv = args.csv or (Path(args.out).with_suffix(".csv") if args.out else None)
     rows = []
     for name in args.datasets.split(","):
-        rows += bench_dataset(name, args.presets.split(","), args.time_limit)
+        rows += bench_dataset(name, args.presets.split(","), args.time_limit,
+                              baselines=not args.no_baselines)
         if csv:
             pd.DataFrame([r for r in rows if r["dataset"] == name]).to_csv(
                 csv, mode="a", header=not Path(csv).exists(), index=False)
@@ -135,7 +140,7 @@ def report(frame, out):
         plot(frame, presets, Path(out).with_suffix(".png"))
 
 
-def bench_dataset(name, presets, time_limit):
+def bench_dataset(name, presets, time_limit, baselines=True):
     """Raw rows of every preset and both baselines on one dataset."""
     rows = []
     info, X_train, X_test, y_train, y_test = load_frame(name)
@@ -148,10 +153,11 @@ def bench_dataset(name, presets, time_limit):
                      scoring=SCORING[info.metric], random_state=0)
         results[preset] = run_one(model, X_train, y_train, X_test, y_test, info.metric)
         results[preset]["levels"] = model.fit_summary()["n_levels"]
-    results["lightgbm"] = run_one(lightgbm(classification), Xo_train, y_train, Xo_test,
-                                  y_test, info.metric)
-    results["sklearn_stacking"] = run_one(sklearn_stack(classification, n_jobs=1),
-                                          Xo_train, y_train, Xo_test, y_test, info.metric)
+    if baselines:
+        results["lightgbm"] = run_one(lightgbm(classification), Xo_train, y_train, Xo_test,
+                                      y_test, info.metric)
+        results["sklearn_stacking"] = run_one(sklearn_stack(classification, n_jobs=1),
+                                              Xo_train, y_train, Xo_test, y_test, info.metric)
     for method, result in results.items():
         rows.append({"dataset": name, "rows": info.n_rows, "metric": info.metric,
                      "time_limit": time_limit, "method": method, **result})

@@ -495,7 +495,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             fit_params["sample_weight"] = sample_weight
         return self._fit_validated(X, y, fit_params, groups)
 
-    def _fit_validated(self, X, y, fit_params, groups, plan=None, deadline=None, shared=None):
+    def _fit_validated(self, X, y, fit_params, groups, plan=None, deadline=None, shared=None,
+                       fill_uncovered=True):
         """Fit validated data: one native-OOF model, or fold models over ``plan``.
 
         A :class:`StackLayer` passes the plan it shares among its bags. With a ``deadline``
@@ -503,6 +504,9 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         time left, and after the first fold the bag raises :class:`BudgetExceeded` if the
         other folds project past the deadline (the time-budgeted fits of ``skstack.auto``).
         ``shared`` is the layer's store of fitted preprocessing, by what it computes.
+        ``fill_uncovered=False`` leaves NaN in ``oof_pred_`` for rows that no fold held out,
+        instead of predicting them with the models that saw them (a holdout split whose
+        training rows' predictions nobody reads: predicting them is costly, and untimed).
         """
         Xp, template = self._fit_preprocessing(X, shared)
         if self._native_oof_applies(groups):
@@ -518,7 +522,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
                 groups=groups,
                 random_state=self.random_state,
             )
-        return self._fit_plan(Xp, y, plan, fit_params, template, deadline)
+        return self._fit_plan(Xp, y, plan, fit_params, template, deadline, fill_uncovered)
 
     def _split_preprocessing(self):
         """The unfitted shared preprocessing (or None) and the template of the fold models."""
@@ -560,7 +564,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             self.classes_ = classes
         return X, y
 
-    def _fit_plan(self, X, y, plan, fit_params, template, deadline=None):
+    def _fit_plan(self, X, y, plan, fit_params, template, deadline=None, fill_uncovered=True):
         """Fit one model per fold of ``plan`` on preprocessed ``X``; assemble the OOF."""
         start = perf_counter()
         self.oof_method_ = response_method(self.estimator)
@@ -585,7 +589,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         self.estimators_ = [estimator for estimator, _, _ in results]
         self._native_fit = False
         self.fold_fit_times_ = np.array([fit_time for _, _, fit_time in results])
-        self._set_oof(X, [test for _, test in plan], [pred for _, pred, _ in results])
+        self._set_oof(X, [test for _, test in plan], [pred for _, pred, _ in results],
+                      fill_uncovered)
         if self.refit_full:
             self.full_estimator_ = self._fit_full(X, y, fit_params, seeds[-1], template)
         return self._finish(y, fit_params, start)
@@ -666,7 +671,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         self.fit_time_ = perf_counter() - start
         return self
 
-    def _set_oof(self, X, tests, preds):
+    def _set_oof(self, X, tests, preds, fill_uncovered=True):
         n_samples = _num_samples(X)
         first = next(p for p in preds if p is not None)
         total = np.zeros((n_samples,) + first.shape[1:])
@@ -677,7 +682,10 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
                 counts[test] += 1
         self.oof_mask_ = counts > 0
         uncovered = ~self.oof_mask_
-        if uncovered.any():
+        if uncovered.any() and not fill_uncovered:
+            total[uncovered] = np.nan
+            counts[uncovered] = 1
+        elif uncovered.any():
             warnings.warn(
                 f"{uncovered.sum()} training rows were never held out: their oof_pred_ is the "
                 "average of fold models that saw them (not out-of-fold), and they are left "

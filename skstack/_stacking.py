@@ -224,13 +224,14 @@ class StackLayer(TransformerMixin, _BaseComposition):
     def _allow_nan(self, active):
         return all(get_tags(est).input_tags.allow_nan for _, est in active)
 
-    def _fit(self, X, y, sample_weight, groups, fit_params, fit_member=None):
+    def _fit(self, X, y, sample_weight, groups, fit_params, fit_member=None,
+             fill_uncovered=True):
         """Fit every active model as a bag over one shared fold plan.
 
         ``fit_member(name, estimator, fit)``, when given, runs each model's fit:
         ``fit(deadline=None)`` returns the fitted bag, and ``fit_member`` returns it, or None
         to leave the model out (how ``skstack.auto`` applies its time budget and skips
-        failing models).
+        failing models). ``fill_uncovered``: see ``BaggedOOFEstimator._fit_validated``.
         """
         active, classifier = self._active()
         X = validate_X(self, X, reset=True, allow_nan=self._allow_nan(active))
@@ -261,7 +262,7 @@ class StackLayer(TransformerMixin, _BaseComposition):
 
             def fit(deadline=None, bag=bag):
                 return bag._fit_validated(X, y_model, dict(fit_params), groups, plan, deadline,
-                                          shared)
+                                          shared, fill_uncovered)
 
             fitted = fit() if fit_member is None else fit_member(name, estimator, fit)
             if fitted is not None:

@@ -114,6 +114,10 @@ def test_medium_quality_selects_on_the_holdout_rows_only(mixed_frame):
     bag = layer.estimators_[0]
     assert len(bag.estimators_) == 1  # one holdout model, no bagging
     assert bag.oof_mask_.sum() == round(0.1 * len(y))
+    # The training rows' in-sample predictions, which nothing reads, are not made.
+    for bag in layer.estimators_:
+        assert np.isnan(bag.oof_pred_[~bag.oof_mask_]).all()
+        assert np.isfinite(bag.oof_pred_[bag.oof_mask_]).all()
     assert clf.settings_ == {"bagging": False, "n_stack_levels": 0, "refit_full": False}
 
 

@@ -387,10 +387,10 @@ class _BaseAutoStack(BaseEstimator):
         return [(f"{name}_l{level}", estimator) for name, estimator in estimators]
 
     def _fit_layer(self, layer, X, y, sample_weight, groups, fit_member):
-        with warnings.catch_warnings():
-            if layer.cv is not None:  # holdout: the training rows are never held out
-                warnings.filterwarnings("ignore", ".*training rows were never held out")
-            layer._fit(X, y, sample_weight, groups, {}, fit_member=fit_member)
+        # A holdout split never holds out its training rows; the holdout preset neither
+        # stacks nor selects on them, so their (in-sample) predictions are not made.
+        layer._fit(X, y, sample_weight, groups, {}, fit_member=fit_member,
+                   fill_uncovered=layer.cv is None)
         return layer
 
     def _fit_level(self, level, levels_left, X, y, sample_weight, groups, settings, plan):
