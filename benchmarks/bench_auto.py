@@ -127,12 +127,21 @@ def main():
         if csv:
             pd.DataFrame([r for r in rows if r["dataset"] == name]).to_csv(
                 csv, mode="a", header=not Path(csv).exists(), index=False)
+    if args.no_baselines:  # nothing to compare with: merge with --raw
+        print(pd.DataFrame(rows).round(4).to_markdown(index=False))
+        return
     report(pd.DataFrame(rows), args.out)
 
 
 def report(frame, out):
     """Summary, tables and plot of raw rows (one time limit: the first row's)."""
-    presets = [m for m in frame["method"].unique() if m not in ("lightgbm", "sklearn_stacking")]
+    baselines = ["lightgbm", "sklearn_stacking"]
+    presets = [m for m in frame["method"].unique() if m not in baselines]
+    # Presets first, then the baselines, datasets in their order of appearance.
+    order = {method: i for i, method in enumerate(presets + baselines)}
+    frame = frame.sort_values("method", key=lambda m: m.map(order), kind="stable")
+    frame = frame.sort_values("dataset", kind="stable",
+                              key=lambda d: d.map({n: i for i, n in enumerate(d.unique())}))
     text = summarise(frame, presets, frame["time_limit"].iloc[0])
     print(text)
     if out:
