@@ -14,9 +14,10 @@ the two KNN models come first: they take a fraction of a second (KNN through lea
 and add diversity under any time budget. It is a first version. ``LARGE`` (for the
 best-quality preset) adds variants that spread each family over its important parameters
 (tree size, learning rate, feature and row sampling, regularisation; network width,
-dropout and learning rate; neighbours; penalty strength), within the ranges AutoGluon's published portfolio uses. ``benchmarks/bench_portfolio.py``
-measures a zero-shot order for it on shared datasets (``benchmarks/results/portfolio.md``);
-ranked on 8 small ones, that order was inconclusive at 60 s against this one
+dropout and learning rate; neighbours; penalty strength), within the ranges AutoGluon's
+published portfolio uses. ``benchmarks/bench_portfolio.py`` measures a zero-shot order for
+it on shared datasets (``benchmarks/results/portfolio.md``); ranked on 8 small ones, that
+order was inconclusive at 60 s against this one
 (``benchmarks/results/portfolio_order_check_60s.md``), so this one stays until the ranking
 covers larger tables.
 """
