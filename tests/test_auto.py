@@ -157,6 +157,38 @@ def test_stacking_with_and_without_the_check():
     assert checked.fit_summary()["n_levels"] == n_levels
 
 
+def test_a_second_level_that_selects_worse_out_of_fold_is_dropped(monkeypatch):
+    X, y = make_classification(n_samples=800, n_features=8, random_state=0)
+    build = AutoStackClassifier._estimators
+
+    def weak_second_level(self, settings, level=1):
+        if level == 1:
+            return build(self, settings, level)
+        return [("prior_l2", DummyClassifier(strategy="prior"))]
+
+    def check_says_stack(self, *args):
+        self.stacking_check_ = {"decision": "stack"}
+        return True
+
+    monkeypatch.setattr(AutoStackClassifier, "_estimators", weak_second_level)
+    monkeypatch.setattr(AutoStackClassifier, "_stacking_helps", check_says_stack)
+    clf = AutoStackClassifier(presets="high_quality", portfolio=TINY, n_folds=3,
+                              random_state=0).fit(X, y)
+    check = clf.stacking_check_
+    assert check["top_kept"] is False
+    assert check["below_oof_score"] > check["top_oof_score"]
+    assert list(clf.pipeline_.named_steps) == ["encoder", "layer1", "selector"]
+    assert not clf.pipeline_["layer1"].passthrough
+    assert clf.ensemble_score_ == check["below_oof_score"]
+    assert clf.score(X, y) > 0.8
+    weights = dict(zip(clf.leaderboard()["model"], clf.leaderboard()["weight"]))
+    assert sum(weights[name] for name in ("linear", "knn", "random_forest")) == pytest.approx(1)
+
+    # Without the check, the levels asked for are kept, whatever they score.
+    forced = clf.set_params(dynamic_stacking=False).fit(X, y)
+    assert list(forced.pipeline_.named_steps) == ["encoder", "layer1", "layer2", "selector"]
+
+
 def test_a_failing_model_is_recorded_and_skipped(mixed_frame):
     X, y = mixed_frame
     portfolio = TINY + [PortfolioEntry(Exploding(), {}, 10, name="exploding")]

@@ -280,8 +280,13 @@ class _BaseAutoStack(BaseEstimator):
             layer.set_params(passthrough=self.passthrough)
         layers[-1].set_params(passthrough=False)
         self.infer_time_per_row_ = None
+        selector = None
+        if len(layers) > 1 and self.dynamic_stacking:
+            layers, selector = self._keep_helpful_levels(layers, y, sample_weight, plan,
+                                                         settings)
         if self.infer_limit is None:
-            selector = self._select(layers[-1], y, sample_weight, plan, settings)
+            if selector is None:
+                selector = self._select(layers[-1], y, sample_weight, plan, settings)
         else:
             layers, selector = self._meet_infer_limit(X, y, sample_weight, plan, settings,
                                                       encoder, layers)
@@ -498,6 +503,32 @@ class _BaseAutoStack(BaseEstimator):
                      f"{first_score:.4f}, level 2 {second_score:.4f} -> "
                      f"{self.stacking_check_['decision']}")
         return helps
+
+    def _keep_helpful_levels(self, layers, y, sample_weight, plan, settings):
+        """The top level and its selector, or the level below when it selects no better.
+
+        The check before level 2 runs with few models and little time; the level fitted
+        after it may still end up worse (starved of time, or a check that was wrong by
+        chance). Both levels' ensembles are scored on the same out-of-fold rows; the upper
+        one's score is optimistic (it stacks on predictions of those rows), so when it is
+        not even higher, it cannot help on new rows and is dropped.
+        """
+        top = self._select(layers[-1], y, sample_weight, plan, settings)
+        lower = layers[-2]
+        lower.set_params(passthrough=False)
+        trial, below = self._selection_among(lower, None, y, sample_weight, plan, settings)
+        lower.set_params(passthrough=self.passthrough)
+        kept = top.ensemble_score_ > below.ensemble_score_
+        self.stacking_check_ = dict(self.stacking_check_ or {},
+                                    top_oof_score=top.ensemble_score_,
+                                    below_oof_score=below.ensemble_score_,
+                                    top_kept=kept)
+        self._log(1, f"level {len(layers)} ensemble OOF {top.ensemble_score_:.4f}, level "
+                     f"{len(layers) - 1} {below.ensemble_score_:.4f}"
+                     + ("" if kept else f": level {len(layers)} dropped"))
+        if kept:
+            return layers, top
+        return layers[:-2] + [trial], below
 
     def _check_time(self):
         if not self._budget.limited:
@@ -1157,7 +1188,9 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
         The settings the fit used (preset row and overrides).
 
     stacking_check_ : dict or None
-        The stacked-overfitting check: decision, scores of both levels, models used.
+        The stacked-overfitting check: decision, scores of both levels, models used; after
+        a stacked fit, both levels' out-of-fold ensemble scores and whether the top level
+        was kept.
 
     ensemble_score_ : float
         Score of the ensemble on the OOF (or holdout) predictions.
@@ -1289,7 +1322,9 @@ class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
     settings_ : dict
         The settings the fit used.
     stacking_check_ : dict or None
-        The stacked-overfitting check.
+        The stacked-overfitting check: decision, scores of both levels, models used; after
+        a stacked fit, both levels' out-of-fold ensemble scores and whether the top level
+        was kept.
     ensemble_score_ : float
         Score of the ensemble on the OOF (or holdout) predictions.
     interrupted_ : bool
