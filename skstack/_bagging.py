@@ -217,6 +217,18 @@ def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, n_c
     return estimator, pred, fit_time
 
 
+def _oof_sums(n_samples, tests, preds):
+    """Sum of the held-out predictions of every row, and their count (None: not made)."""
+    first = next(p for p in preds if p is not None)
+    total = np.zeros((n_samples,) + first.shape[1:])
+    counts = np.zeros(n_samples)
+    for test, pred in zip(tests, preds):
+        if pred is not None:
+            total[test] += pred
+            counts[test] += 1
+    return total, counts
+
+
 def validate_X(meta, X, *, reset, allow_nan):
     """Validate ``X`` for a meta-estimator, keeping DataFrames as they are.
 
@@ -570,22 +582,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         self.oof_method_ = response_method(self.estimator)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(_SEED_MAX, size=len(plan) + 1)
-        workers, threads = thread_budget(self.n_jobs, len(plan))
-        if deadline is None:
-            results = self._fit_folds(template, X, y, plan, fit_params, seeds, workers, threads)
-        else:
-            # Rounds of parallel folds, plus the refit: each gets an equal share of the time,
-            # less a margin for what max_time does not count (preprocessing, predicting).
-            rounds = math.ceil(len(plan) / workers) + self.refit_full
-            template = with_max_time(template, 0.85 * (deadline - time.monotonic()) / rounds)
-            first_start = time.monotonic()
-            results = self._fit_folds(template, X, y, plan[:1], fit_params, seeds, 1, threads)
-            template = self._replan(
-                template, time.monotonic() - first_start, rounds - 1, deadline, first_start
-            )
-            results += self._fit_folds(
-                template, X, y, plan[1:], fit_params, seeds[1:], workers, threads
-            )
+        results, template = self._train_folds(template, X, y, plan, fit_params, seeds,
+                                              deadline, self.refit_full)
         self.estimators_ = [estimator for estimator, _, _ in results]
         self._native_fit = False
         self.fold_fit_times_ = np.array([fit_time for _, _, fit_time in results])
@@ -594,6 +592,64 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         if self.refit_full:
             self.full_estimator_ = self._fit_full(X, y, fit_params, seeds[-1], template)
         return self._finish(y, fit_params, start)
+
+    def _train_folds(self, template, X, y, plan, fit_params, seeds, deadline, extra_rounds):
+        """The ``(model, predictions, seconds)`` of every fold, and the template used last.
+
+        With a ``deadline``, the rounds of parallel folds and ``extra_rounds`` more (the
+        refit) share the time equally; the first fold projects the others (``_replan``).
+        """
+        workers, threads = thread_budget(self.n_jobs, len(plan))
+        if deadline is None:
+            results = self._fit_folds(template, X, y, plan, fit_params, seeds, workers, threads)
+            return results, template
+        # Each round gets an equal share of the time, less a margin for what max_time does
+        # not count (preprocessing, predicting).
+        rounds = math.ceil(len(plan) / workers) + extra_rounds
+        template = with_max_time(template, 0.85 * (deadline - time.monotonic()) / rounds)
+        first_start = time.monotonic()
+        results = self._fit_folds(template, X, y, plan[:1], fit_params, seeds, 1, threads)
+        template = self._replan(
+            template, time.monotonic() - first_start, rounds - 1, deadline, first_start
+        )
+        results += self._fit_folds(
+            template, X, y, plan[1:], fit_params, seeds[1:], workers, threads
+        )
+        return results, template
+
+    def _add_repeat(self, X, y, plan, fit_params, deadline=None):
+        """Train the folds of one more repeat, ``plan``, and average in their OOF predictions.
+
+        AutoGluon's bag sets: another shuffle of the folds gives each row one more
+        out-of-fold prediction, and new fold models to average at predict time, which
+        lowers the variance of both. ``X`` is preprocessed (``_preprocess``) and ``y`` holds
+        class codes, as in ``_fit_plan``; ``plan`` must hold out every row, as the first
+        repeat did. The bag is left as it was when the repeat raises (BudgetExceeded).
+        """
+        check_is_fitted(self)
+        if self._native_fit or not self.oof_mask_.all():
+            raise ValueError("Only a bag of fold models that hold out every row can repeat.")
+        start = perf_counter()
+        n_before = len(self.estimators_)
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(_SEED_MAX, size=n_before + 1 + len(plan))[n_before + 1:]
+        template = self._split_preprocessing()[1]
+        results, _ = self._train_folds(template, X, y, plan, fit_params, seeds, deadline, 0)
+        total, counts = _oof_sums(_num_samples(X), [test for _, test in plan],
+                                  [pred for _, pred, _ in results])
+        if not (counts > 0).all():
+            raise ValueError("The repeat's plan leaves rows out: every row must be held out.")
+        shape = (-1,) + (1,) * (total.ndim - 1)
+        previous = self._oof_counts
+        self.oof_pred_ = (self.oof_pred_ * previous.reshape(shape) + total) / (
+            previous + counts).reshape(shape)
+        self._oof_counts = previous + counts
+        self.estimators_ = self.estimators_ + [estimator for estimator, _, _ in results]
+        self.fold_fit_times_ = np.concatenate(
+            [self.fold_fit_times_, [fit_time for _, _, fit_time in results]])
+        self.oof_score_ = self._score_oof(y, fit_params.get("sample_weight"))
+        self.fit_time_ += perf_counter() - start
+        return self
 
     def _fit_folds(self, template, X, y, plan, fit_params, seeds, workers, threads):
         n_classes = _n_classes(self)
@@ -672,14 +728,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _set_oof(self, X, tests, preds, fill_uncovered=True):
-        n_samples = _num_samples(X)
-        first = next(p for p in preds if p is not None)
-        total = np.zeros((n_samples,) + first.shape[1:])
-        counts = np.zeros(n_samples)
-        for test, pred in zip(tests, preds):
-            if pred is not None:
-                total[test] += pred
-                counts[test] += 1
+        total, counts = _oof_sums(_num_samples(X), tests, preds)
         self.oof_mask_ = counts > 0
         uncovered = ~self.oof_mask_
         if uncovered.any() and not fill_uncovered:
@@ -697,6 +746,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
                 _safe_indexing(X, np.flatnonzero(uncovered)), self.estimators_
             )
             counts[uncovered] = 1
+        self._oof_counts = counts  # predictions per row: how later repeats average in
         self.oof_pred_ = total / counts.reshape((-1,) + (1,) * (total.ndim - 1))
 
     def _score_oof(self, y, sample_weight):

@@ -1,5 +1,7 @@
 """One stack layer of bagged models: :class:`StackLayer`."""
 
+import warnings
+
 import numpy as np
 from scipy import sparse
 from sklearn.base import (
@@ -352,6 +354,42 @@ class StackLayer(TransformerMixin, _BaseComposition):
         check_is_fitted(self)
         self._set_members(list(self.named_estimators_.items())
                           + list(other.named_estimators_.items()))
+        return self
+
+    def _add_repeat(self, X, y, sample_weight, groups, fit_member, names, random_state):
+        """One more k-fold repeat, on a new shuffle that every bag shares, for ``names``.
+
+        The bags ``names`` (in that order; those without fold models are passed over) add
+        the folds of the repeat (``BaggedOOFEstimator._add_repeat``). ``X`` and ``y`` are
+        the rows the layer was fitted on; ``fit_member`` is as in ``_fit``, and a bag it
+        leaves out keeps what it had.
+        """
+        check_is_fitted(self)
+        if self.cv is not None:
+            raise ValueError("Only a layer bagged over its own k folds (cv=None) can repeat.")
+        active, classifier = self._active()
+        X = validate_X(self, X, reset=False, allow_nan=self._allow_nan(active))
+        y_model, _ = validate_y(y, classifier=classifier)
+        with warnings.catch_warnings():
+            # The first repeat warned already when the rows could not fill the folds.
+            warnings.simplefilter("ignore", UserWarning)
+            plan = make_fold_plan(X, y_model, classifier=classifier, n_folds=self.n_folds,
+                                  groups=groups, random_state=random_state)
+        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        inputs = {}  # the preprocessed rows, once per preprocessing that bags share
+        for name in names:
+            bag = self.named_estimators_[name]
+            if bag._native_fit:
+                continue
+
+            def fit(deadline=None, bag=bag):
+                key = id(bag.preprocessor_)
+                if key not in inputs:
+                    inputs[key] = bag._preprocess(X)
+                return bag._add_repeat(inputs[key], y_model, plan, dict(fit_params), deadline)
+
+            fit_member(name, bag, fit)
+        self._set_members(list(self.named_estimators_.items()))
         return self
 
     def transform(self, X):

@@ -262,7 +262,8 @@ def test_leaderboard_with_test_data(mixed_frame):
                               scoring="roc_auc", random_state=0).fit(X[:200], y[:200])
     board = clf.leaderboard(X[200:], y[200:])
     assert list(board.columns) == ["model", "family", "level", "oof_score", "fit_time",
-                                   "weight", "status", "test_score", "predict_time_per_row"]
+                                   "repeats", "weight", "status", "test_score",
+                                   "predict_time_per_row"]
     ensemble = board.set_index("model").loc["ensemble"]
     used = board[board["weight"] > 0]
     assert used["test_score"].notna().all() and (used["predict_time_per_row"] > 0).all()
@@ -331,6 +332,26 @@ def test_skipped_models_get_the_time_left_and_become_drop():
     status = dict(zip(clf.leaderboard()["model"], clf.leaderboard()["status"]))
     assert status["slow"] == "ok"
     assert sum(r.name == "slow" for r in clf.records_) == 1
+
+
+def test_time_left_repeats_the_bags_that_predict_with_their_folds():
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry("linear", {}, 2),
+                 PortfolioEntry("lightgbm", {"n_estimators": 30}, 1)]
+    clf = AutoStackClassifier(presets="best_quality", portfolio=portfolio, n_folds=3,
+                              n_stack_levels=0, time_limit=30, random_state=0).fit(X, y)
+    board = clf.leaderboard().set_index("model")
+    assert board.loc["linear", "repeats"] == board.loc["lightgbm", "repeats"] == 3
+    layer = clf.pipeline_["layer1"]
+    for name in layer.named_estimators_:
+        assert len(layer.named_estimators_[name].estimators_) == 9
+    assert clf.fit_time_ < 30
+
+    # No repeats: for a refitted preset, with an explicit n_repeats, or without a limit.
+    for params in ({"presets": "good_quality"}, {"n_repeats": 2}, {"time_limit": None}):
+        other = clone(clf).set_params(**params).fit(X, y)
+        board = other.leaderboard().set_index("model").drop(index="ensemble")
+        assert set(board["repeats"]) == {params.get("n_repeats", 1)}
 
 
 def test_save_and_load_skops_and_joblib(tmp_path, mixed_frame):

@@ -61,6 +61,33 @@ def test_repeats_average_oof(binary_data):
     np.testing.assert_allclose(bag.oof_pred_.sum(axis=1), 1.0)
 
 
+def test_a_repeat_added_later_equals_repeating_up_front(binary_data):
+    X, y = binary_data
+    plan = make_fold_plan(X, y, classifier=True, n_folds=3, n_repeats=2, random_state=0)
+    both = BaggedOOFEstimator(LogisticRegression(), random_state=0)
+    both._validate_fit_data(X, y)
+    both._fit_validated(X, y, {}, None, plan=plan)
+    later = BaggedOOFEstimator(LogisticRegression(), random_state=0)
+    later._validate_fit_data(X, y)
+    later._fit_validated(X, y, {}, None, plan=plan[:3])
+    first_oof = later.oof_pred_.copy()
+    later._add_repeat(X, y, plan[3:], {})
+    assert len(later.estimators_) == len(later.fold_fit_times_) == 6
+    np.testing.assert_allclose(later.oof_pred_, both.oof_pred_)
+    assert later.oof_score_ == pytest.approx(both.oof_score_)
+    np.testing.assert_allclose(later.predict_proba(X), both.predict_proba(X))
+    assert not np.allclose(first_oof, later.oof_pred_)
+
+    # A plan that leaves rows out, or a bag that holds out only some, cannot repeat.
+    with pytest.raises(ValueError, match="every row"):
+        later._add_repeat(X, y, plan[3:4], {})
+    assert len(later.estimators_) == 6
+    holdout = [(np.arange(20, len(y)), np.arange(20))]
+    partial = BaggedOOFEstimator(LogisticRegression(), cv=holdout).fit(X, y)
+    with pytest.raises(ValueError, match="hold out every row"):
+        partial._add_repeat(X, y, plan[:3], {})
+
+
 def test_regression_folds_are_stratified_on_binned_target(regression_data):
     X, y = regression_data
     plan = make_fold_plan(X, y, classifier=False, n_folds=5, random_state=0)

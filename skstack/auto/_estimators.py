@@ -60,6 +60,10 @@ _SEED_MAX = np.iinfo(np.int32).max
 _DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_mean_squared_error"}
 # The stacked-overfitting check may use this share of the time limit.
 _CHECK_SHARE = 0.1
+# Most k-fold repeats that the time left may give a bag (n_repeats="auto"). AutoGluon
+# allows 20; each repeat adds k fold models to every prediction, and the gain in variance
+# shrinks with each one.
+MAX_AUTO_REPEATS = 3
 
 
 def holdout_plan(y, *, classifier, fraction, random_state, groups=None):
@@ -110,7 +114,7 @@ class _BaseAutoStack(BaseEstimator):
         "excluded_families": [None, list, tuple],
         "column_types": [None, dict],
         "n_folds": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
-        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "n_repeats": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_stack_levels": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
         "passthrough": ["boolean"],
         "refit": [StrOptions({"auto"}), "boolean"],
@@ -136,7 +140,7 @@ class _BaseAutoStack(BaseEstimator):
         excluded_families=None,
         column_types=None,
         n_folds="auto",
-        n_repeats=1,
+        n_repeats="auto",
         n_stack_levels="auto",
         passthrough=True,
         refit="auto",
@@ -320,6 +324,9 @@ class _BaseAutoStack(BaseEstimator):
         if layers and not self.interrupted_:
             self._retry_skipped(layers[-1], len(layers), inputs[len(layers) - 1], y,
                                 sample_weight, groups, settings, plan)
+        if layers and not self.interrupted_:
+            self._repeat_bags(layers[-1], len(layers), inputs[len(layers) - 1], y,
+                              sample_weight, groups, settings)
 
     def _retry_skipped(self, layer, level, X, y, sample_weight, groups, settings, plan):
         """Fit the level's models that were skipped for time with the time still left."""
@@ -338,6 +345,34 @@ class _BaseAutoStack(BaseEstimator):
         self._progress.close()
         if fitted is not None:
             layer._merge(extra)
+
+    def _repeat_bags(self, layer, level, X, y, sample_weight, groups, settings):
+        """Spend the time still left on more k-fold repeats of the last level's bags.
+
+        AutoGluon's bag sets: each repeat shuffles the rows into new folds, so every row
+        gets one more out-of-fold prediction and every bag k more fold models, which lowers
+        the variance of both. Repeats go round the bags, best OOF score first, up to
+        ``MAX_AUTO_REPEATS`` each (``n_repeats="auto"`` only). They are for bags that predict
+        with their fold models: a refitted bag predicts with one model on all rows, and an
+        ``infer_limit`` asks for fewer models, not more.
+        """
+        if (self.n_repeats != "auto" or not self._budget.limited or not settings["bagging"]
+                or settings["refit_full"] or self.infer_limit is not None):
+            return
+        deadline = self._budget.level_deadline(1)
+        for repeat in range(2, MAX_AUTO_REPEATS + 1):
+            if self.interrupted_ or self._budget.exhausted():
+                return
+            names = sorted(layer.oof_scores_, key=lambda name: -layer.oof_scores_[name])
+            self._progress.open(f"level {level}, repeat {repeat}", len(names), deadline)
+            member = _Repeater(self, level, deadline)
+            layer._add_repeat(X, y, sample_weight, groups, member, names,
+                              self._seeds.randint(_SEED_MAX))
+            self._progress.close()
+            self._log(1, f"level {level}, repeat {repeat}: {member.n_fitted} of "
+                         f"{len(names)} models")
+            if member.n_fitted == 0:
+                return
 
     def _record(self, name, level):
         """The leaderboard record of a model: a new one, or the one of its earlier attempt."""
@@ -372,7 +407,7 @@ class _BaseAutoStack(BaseEstimator):
         layer = StackLayer(
             estimators,
             n_folds=self.n_folds,
-            n_repeats=self.n_repeats,
+            n_repeats=1 if self.n_repeats == "auto" else self.n_repeats,
             cv=plan,
             passthrough=self.passthrough,
             scoring=self._scoring(),
@@ -1023,10 +1058,58 @@ class _Trainer:
         self._saw_first_fold(family, bag.fold_fit_times_[0])
         self.n_fitted += 1
         record.status = "ok"
+        record.repeats = bag.n_repeats if bag.cv is None and not bag._native_fit else 1
         record.family = family
         record.oof_score = bag.oof_score_
         record.fit_time = bag.fit_time_
         auto._log(1, f"  {name}: OOF {bag.oof_score_:.4f} in {bag.fit_time_:.1f} s")
+        return bag
+
+
+class _Repeater:
+    """``fit_member`` of the repeats: a bag repeats only with the time its last one took.
+
+    A repeat is given up to twice the time of the bag's average repeat so far; a bag with
+    less time than one and a half of those left before ``deadline`` is passed over, so
+    that a repeat never trains shorter models than the first one did.
+    """
+
+    def __init__(self, auto, level, deadline):
+        self.auto = auto
+        self.level = level
+        self.deadline = deadline
+        self.n_fitted = 0
+
+    def __call__(self, name, bag, fit):
+        fitted = self._repeat(name, fit)
+        self.auto._progress.advance(None if fitted is None else fitted.oof_score_)
+        return fitted
+
+    def _repeat(self, name, fit):
+        auto = self.auto
+        record = auto._record(name, self.level)
+        if auto.interrupted_:
+            return None
+        per_repeat = record.fit_time / record.repeats
+        left = self.deadline - time.monotonic()
+        if left < 1.5 * per_repeat:
+            return None
+        try:
+            bag = fit(time.monotonic() + min(left, 2.0 * per_repeat))
+        except KeyboardInterrupt:
+            auto._interrupt()
+            return None
+        except BudgetExceeded as error:
+            auto._log(2, f"  {name}: no repeat ({error})")
+            return None
+        except Exception as error:  # it fitted once: keep that, whatever the repeat did
+            auto._log(1, f"  {name}: repeat failed ({type(error).__name__}: {error})")
+            return None
+        self.n_fitted += 1
+        record.repeats += 1
+        record.oof_score = bag.oof_score_
+        record.fit_time = bag.fit_time_
+        auto._log(2, f"  {name}: repeat {record.repeats}, OOF {bag.oof_score_:.4f}")
         return bag
 
 
@@ -1118,8 +1201,11 @@ class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):
     n_folds : int or "auto", default="auto"
         Folds of the bagged presets; ``"auto"`` is ``min(8, max(5, n_samples // 10))``.
 
-    n_repeats : int, default=1
-        k-fold repeats of the bagged presets.
+    n_repeats : int or "auto", default="auto"
+        k-fold repeats of the bagged presets. ``"auto"``: one, and with a ``time_limit``,
+        up to 3 for bags that predict with their fold models (no ``refit``, no
+        ``infer_limit``), with the time left once every model was tried, best models first
+        (see :ref:`time-budget`). An integer: exactly that many for every model.
 
     n_stack_levels : int or "auto", default="auto"
         Levels stacked above the base models; ``"auto"`` takes the preset's.
@@ -1284,8 +1370,8 @@ class AutoStackRegressor(RegressorMixin, _BaseAutoStack):
         Overrides of the column typing of frame input.
     n_folds : int or "auto", default="auto"
         Folds of the bagged presets.
-    n_repeats : int, default=1
-        k-fold repeats.
+    n_repeats : int or "auto", default="auto"
+        k-fold repeats; ``"auto"`` adds up to 3 with time left (see the classifier).
     n_stack_levels : int or "auto", default="auto"
         Levels stacked above the base models.
     passthrough : bool, default=True

@@ -34,6 +34,8 @@ class ModelRecord:
         Seconds spent fitting its bag.
     weight : float, default=nan
         Ensemble weight (last level only).
+    repeats : int, default=0
+        k-fold repeats its bag fitted (0: none finished).
     """
 
     name: str
@@ -43,6 +45,7 @@ class ModelRecord:
     oof_score: float = np.nan
     fit_time: float = np.nan
     weight: float = np.nan
+    repeats: int = 0
 
 
 def _kept_models(auto):
@@ -79,13 +82,14 @@ def leaderboard_frame(auto, X=None, y=None):
     """The leaderboard of a fitted AutoStack estimator as a DataFrame (see its method)."""
     rows = [
         {"model": r.name, "family": r.family, "level": r.level, "oof_score": r.oof_score,
-         "fit_time": r.fit_time, "weight": r.weight, "status": r.status}
+         "fit_time": r.fit_time, "repeats": r.repeats, "weight": r.weight,
+         "status": r.status}
         for r in auto.records_
     ]
     levels = max((r.level for r in auto.records_), default=0)
     rows.append({"model": "ensemble", "family": "ensemble", "level": levels + 1,
                  "oof_score": auto.ensemble_score_, "fit_time": auto.fit_time_,
-                 "weight": np.nan, "status": "ok"})
+                 "repeats": 0, "weight": np.nan, "status": "ok"})
     frame = pd.DataFrame(rows)
     frame["weight"] = frame["weight"].astype(float)
     sort_by = "oof_score"
