@@ -24,6 +24,7 @@ from skstack import (
 )
 from skstack.auto import PRESETS, resolve_preset
 from skstack.auto._budget import TimeBudget
+from skstack.families import FamilyModel
 from skstack.families.portfolios import PortfolioEntry
 
 TINY = [PortfolioEntry("linear", {}, 3),
@@ -352,6 +353,33 @@ def test_time_left_repeats_the_bags_that_predict_with_their_folds():
         other = clone(clf).set_params(**params).fit(X, y)
         board = other.leaderboard().set_index("model").drop(index="ensemble")
         assert set(board["repeats"]) == {params.get("n_repeats", 1)}
+
+
+def test_starved_folds_refit_the_level_with_fewer(monkeypatch):
+    def starve(self, *args):  # as a boosting fold with 1/4 of the time it needs reports
+        self.time_shortfall_ = 4.0
+
+    monkeypatch.setattr(FamilyModel, "_fit_rate_to_time", starve)
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry("linear", {}, 3),
+                 PortfolioEntry("lightgbm", {"n_estimators": 20}, 2, name="starving"),
+                 PortfolioEntry("random_forest", {"n_estimators": 10}, 1)]
+    clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio, time_limit=60,
+                              random_state=0).fit(X, y)
+    assert clf.settings_["n_folds"] == 2  # 8 folds / shortfall 4
+    bags = clf.pipeline_["layer1"].named_estimators_
+    # The model before the starved one keeps its 8 folds; it and those after get 2.
+    assert len(bags["linear"].estimators_) == 8
+    assert len(bags["starving"].estimators_) == 2
+    assert len(bags["random_forest"].estimators_) in (1, 2)  # out-of-bag, or 2 folds
+    assert [r.name for r in clf.records_].count("starving") == 1
+
+    # Explicit folds are kept as asked, and so is a fit without a time limit.
+    for params in ({"n_folds": 5}, {"time_limit": None}):
+        other = clone(clf).set_params(**params).fit(X, y)
+        assert "n_folds" not in other.settings_
+        assert len(other.pipeline_["layer1"].named_estimators_["starving"].estimators_) == (
+            params.get("n_folds", 8))
 
 
 def test_save_and_load_skops_and_joblib(tmp_path, mixed_frame):

@@ -459,11 +459,15 @@ def test_max_time_raises_the_learning_rate_only_when_rounds_cannot_fit(family, r
     rate = model.estimator_.get_params()["learning_rate"]
     assert rate == pytest.approx(0.01 * model.rate_scale_) and rate <= 0.3
     assert model.estimator.get_params()["learning_rate"] == 0.01  # the parameter is kept
+    assert model.time_shortfall_ >= 1.0
+    # A millisecond affords one round: even at rate 0.3, 20 x rate needs 67 of them.
+    model.set_params(max_time=0.001).fit(frame, y)
+    assert model.time_shortfall_ == pytest.approx(20 / 0.3, rel=0.01)
     # With rounds that fit, or without a time limit, the configured rate stays.
     model.set_params(max_time=60, **{f"estimator__{rounds_param}": 20}).fit(frame, y)
-    assert model.rate_scale_ == 1.0
+    assert model.rate_scale_ == 1.0 and model.time_shortfall_ == 1.0
     model.set_params(max_time=None).fit(frame, y)
-    assert model.rate_scale_ == 1.0
+    assert model.rate_scale_ == 1.0 and model.time_shortfall_ is None
     assert model.estimator_.get_params()["learning_rate"] == 0.01
     # A refit trains without early stopping: never raised.
     model.set_params(max_time=0.01, early_stopping=False,

@@ -64,6 +64,9 @@ _CHECK_SHARE = 0.1
 # allows 20; each repeat adds k fold models to every prediction, and the gain in variance
 # shrinks with each one.
 MAX_AUTO_REPEATS = 3
+# Level 1 is refitted with fewer folds when its first model had under 1/_STARVED of the time
+# its folds need (see _Trainer._check_folds).
+_STARVED = 2.0
 
 
 def holdout_plan(y, *, classifier, fraction, random_state, groups=None):
@@ -99,6 +102,14 @@ def holdout_plan(y, *, classifier, fraction, random_state, groups=None):
 
 class _Interrupted(Exception):
     """Raised inside the fit when Ctrl-C asked it to stop; the fit keeps what finished."""
+
+
+class _Refold(Exception):
+    """Raised after the first model of level 1 when its folds starved: fit with fewer."""
+
+    def __init__(self, n_folds, reason):
+        super().__init__(reason)
+        self.n_folds = n_folds
 
 
 class _BaseAutoStack(BaseEstimator):
@@ -264,6 +275,7 @@ class _BaseAutoStack(BaseEstimator):
         self.interrupted_ = False
         self.stacking_check_ = None
         self._seeds = check_random_state(self.random_state)
+        self._n_folds = self.n_folds
 
         encoder = (budgeted_encoder(X, self.column_types, self.time_limit, self._log)
                    if hasattr(X, "columns") else "passthrough")
@@ -299,7 +311,7 @@ class _BaseAutoStack(BaseEstimator):
         self.fit_time_ = self._budget.elapsed()
         self._log(1, f"done: {len(layers)} level(s), ensemble score "
                      f"{selector.ensemble_score_:.4f}, {self.fit_time_:.1f} s")
-        del self._budget, self._seeds, self._progress  # fit-time state, not fitted model
+        del self._budget, self._seeds, self._progress, self._n_folds  # fit-time state
         return self
 
     def _fit_levels(self, X, y, sample_weight, groups, settings, plan, layers):
@@ -406,7 +418,7 @@ class _BaseAutoStack(BaseEstimator):
     def _layer(self, estimators, settings, plan, seed):
         layer = StackLayer(
             estimators,
-            n_folds=self.n_folds,
+            n_folds=self._n_folds,
             n_repeats=1 if self.n_repeats == "auto" else self.n_repeats,
             cv=plan,
             passthrough=self.passthrough,
@@ -440,12 +452,25 @@ class _BaseAutoStack(BaseEstimator):
         self._log(1, f"level {level}: {len(estimators)} models"
                      + ("" if level_deadline is None else
                         f", {level_deadline - time.monotonic():.1f} s"))
-        layer = self._layer(estimators, settings, plan, self._seeds.randint(_SEED_MAX))
-        self._progress.open(f"level {level}", len(estimators), level_deadline)
-        trainer = _Trainer(self, level, level_deadline, [name for name, _ in estimators])
-        layer = self._fit_members(layer, X, y, sample_weight, groups, trainer)
-        self._progress.close()
-        return layer
+        names = [name for name, _ in estimators]
+        kept = {}
+        while True:
+            layer = self._layer(estimators, settings, plan, self._seeds.randint(_SEED_MAX))
+            self._progress.open(f"level {level}", len(estimators), level_deadline)
+            refold = (level == 1 and settings["bagging"] and self._n_folds == "auto"
+                      and self._budget.limited)
+            trainer = _Trainer(self, level, level_deadline, names, refold=refold, kept=kept)
+            try:
+                return self._fit_members(layer, X, y, sample_weight, groups, trainer)
+            except _Refold as fewer:
+                # The bags fitted before the starved one keep their folds: every bag's
+                # OOF predictions stay out-of-fold, whatever folds made them.
+                kept = trainer.fitted
+                self._n_folds = self.settings_["n_folds"] = fewer.n_folds
+                self._log(1, f"level {level}: {fewer}; it and the models after it get "
+                             f"{fewer.n_folds} folds")
+            finally:
+                self._progress.close()
 
     def _fit_members(self, layer, X, y, sample_weight, groups, trainer):
         """The layer fitted through ``trainer``, or None when the trainer fitted no model."""
@@ -503,20 +528,28 @@ class _BaseAutoStack(BaseEstimator):
             return False
         fit_rows, check_rows = split[0]
         X_fit, y_fit, w_fit = pick(X, fit_rows), pick(y, fit_rows), pick(sample_weight, fit_rows)
-        deadline = time.monotonic() + self._check_time()
+        # Each level of the check gets half of its time, each model a share as large as
+        # its part of the level-1 fit times: a model cut short at level 1 would otherwise
+        # train longer here and leave level 2 no time.
+        start, check_time = time.monotonic(), self._check_time()
+        costs = {name: first.fit_times_[name] for name in candidates}
         estimators = [(name, first.named_estimators[name]) for name in candidates]
-        member = _DeadlineMember(self, deadline)
         check_settings = dict(settings, refit_full=False)
         try:
+            member = _DeadlineMember(self, start + check_time / 2, costs)
             level1 = self._fit_layer(self._layer(estimators, check_settings, None, seed),
                                      X_fit, y_fit, w_fit, pick(groups, fit_rows), member)
             stacked = _oof_frame(level1, X_fit)
             level2 = self._layer([(f"{name}_l2", est) for name, est in estimators],
                                  check_settings, None, seed + 1).set_params(passthrough=False)
+            member = _DeadlineMember(self, start + check_time,
+                                     {f"{name}_l2": cost for name, cost in costs.items()})
             self._fit_layer(level2, stacked, y_fit, w_fit, pick(groups, fit_rows), member)
         except (_Interrupted, BudgetExceeded, ValueError) as error:
             self.stacking_check_ = {"decision": "no stacking",
                                     "reason": f"the check could not finish: {error}"}
+            self._log(1, f"stacking check with {', '.join(candidates)} could not finish "
+                         f"({error}): not stacking")
             return False
         X_check, y_check = pick(X, check_rows), pick(y, check_rows)
         w_check = pick(sample_weight, check_rows)
@@ -986,14 +1019,40 @@ class _BaseAutoStack(BaseEstimator):
 class _Trainer:
     """The ``fit_member`` of one level: deadlines, skips, failures and the records."""
 
-    def __init__(self, auto, level, level_deadline, names, fallback=False):
+    def __init__(self, auto, level, level_deadline, names, fallback=False, refold=False,
+                 kept=None):
         self.auto = auto
         self.level = level
         self.level_deadline = level_deadline
         self.left = len(names)  # models not yet started, this one included
         self.n_fitted = 0
         self.fallback = fallback  # the last resort: no deadline, errors raise
+        self.refold = refold  # whether a model's starved folds may ask for fewer folds
+        self.kept = kept or {}  # name -> bag fitted before, returned as it is
+        self.fitted = {}  # name -> bag fitted by this trainer or kept
         self.first_folds = {}  # family -> the first-fold times seen in this level
+
+    def _check_folds(self, name, bag):
+        """Raise :class:`_Refold` when the level's first timed model starved for time.
+
+        Boosting times its rounds (``time_shortfall_``). When its folds had under half of
+        the time they need to converge even at the highest raised learning rate, the
+        models after it would train far from convergence too; with ``k / shortfall`` folds
+        (at least 2) each fold gets about the time it needs. Checked once, on the level's
+        first model that timed its rounds: refitting it is the price, paid only when its
+        folds starved.
+        """
+        shortfalls = [model.time_shortfall_ for model in bag.estimators_
+                      if getattr(model, "time_shortfall_", None) is not None]
+        if not shortfalls:
+            return
+        self.refold = False
+        shortfall = float(np.median(shortfalls))
+        n_folds = len(bag.estimators_)
+        fewer = max(2, int(n_folds / shortfall))
+        if shortfall >= _STARVED and fewer < n_folds:
+            raise _Refold(fewer, f"{n_folds} folds gave {name} 1/{shortfall:.1f} of the time "
+                                 "it needs per fold")
 
     def _saw_first_fold(self, family, seconds):
         if seconds is not None:
@@ -1017,7 +1076,14 @@ class _Trainer:
         return self.level_deadline - time.monotonic() < needed
 
     def __call__(self, name, estimator, fit):
-        bag = self._train(name, estimator, fit)
+        if name in self.kept:
+            bag = self.kept[name]
+            self.left -= 1
+            self.n_fitted += 1
+        else:
+            bag = self._train(name, estimator, fit)
+        if bag is not None:
+            self.fitted[name] = bag
         self.auto._progress.advance(None if bag is None else bag.oof_score_)
         return bag
 
@@ -1056,6 +1122,8 @@ class _Trainer:
                           f"{type(error).__name__}: {error}", UserWarning, stacklevel=2)
             return None
         self._saw_first_fold(family, bag.fold_fit_times_[0])
+        if self.refold:
+            self._check_folds(name, bag)
         self.n_fitted += 1
         record.status = "ok"
         record.repeats = bag.n_repeats if bag.cv is None and not bag._native_fit else 1
@@ -1141,17 +1209,25 @@ def _family_name(model):
 
 
 class _DeadlineMember:
-    """``fit_member`` of the stacking check: one deadline for all, any problem aborts."""
+    """``fit_member`` of the stacking check: models share the time to ``deadline`` in
+    proportion to their ``costs`` (name -> seconds); any problem aborts."""
 
-    def __init__(self, auto, deadline):
+    def __init__(self, auto, deadline, costs):
         self.auto = auto
         self.deadline = None if math.isinf(deadline) else deadline
+        self.costs = dict(costs)  # the models not yet fitted
 
     def __call__(self, name, estimator, fit):
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise BudgetExceeded("the stacking check ran out of time")
+        cost = self.costs.pop(name, 0.0)
+        deadline = self.deadline
+        if deadline is not None:
+            now = time.monotonic()
+            if now >= deadline:
+                raise BudgetExceeded("the stacking check ran out of time")
+            share = cost / (cost + sum(self.costs.values())) if cost > 0 else 1.0
+            deadline = now + (deadline - now) * share
         try:
-            return fit(self.deadline)
+            return fit(deadline)
         except KeyboardInterrupt:
             self.auto._interrupt()
             raise _Interrupted from None

@@ -333,6 +333,11 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
     rate_scale_ : float
         Factor by which ``max_time`` raised the learning rate (1.0: not raised).
 
+    time_shortfall_ : float or None
+        How many times ``max_time`` the fit would have needed to reach 20 rounds x rate even
+        at the highest raised rate (1.0: it had the time); None when no rounds were timed
+        (no ``max_time``, no early stopping, or a family without a learning rate).
+
     classes_ : ndarray of shape (n_classes,)
         Class labels (classifiers only).
 
@@ -439,6 +444,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = self._configured_estimator()
         self.best_rounds_ = None
         self.rate_scale_ = 1.0
+        self.time_shortfall_ = None
         return Xt, y
 
     def _configured_estimator(self):
@@ -520,6 +526,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         short, long = _PROBE_ROUNDS
         short_time = timed_fit(short)
         per_round = short_time / short
+        self.time_shortfall_ = 1.0
         if not too_few(per_round):
             return
         if long / short * short_time < 0.1 * (deadline - time.monotonic()):
@@ -528,9 +535,11 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
                             0.25 * long_time / long)
             if not too_few(per_round):
                 return
-        raised = min(max(rate, _MAX_RAISED_RATE), wanted / affordable(per_round))
+        highest = max(rate, _MAX_RAISED_RATE)
+        raised = min(highest, wanted / affordable(per_round))
         self.estimator_.set_params(**{recipe.rate_param: raised})
         self.rate_scale_ = raised / rate
+        self.time_shortfall_ = max(1.0, wanted / highest / affordable(per_round))
 
     def _train(self, Xm, y, kwargs, fit_params, deadline=None):
         """Fit the configured model, stopping at ``deadline`` where the family can."""
