@@ -154,6 +154,9 @@ def test_stacking_with_and_without_the_check():
     check = checked.stacking_check_
     assert check["decision"] in ("stack", "no stacking")
     assert check["check_rows"] == round(800 / 9)
+    assert 0 <= check["level2_wins"] <= 1
+    if check["decision"] == "stack":
+        assert check["level2_score"] > check["level1_score"] and check["level2_wins"] >= 0.75
     n_levels = 2 if check["decision"] == "stack" else 1
     assert checked.fit_summary()["n_levels"] == n_levels
 
@@ -188,6 +191,29 @@ def test_a_second_level_that_selects_worse_out_of_fold_is_dropped(monkeypatch):
     # Without the check, the levels asked for are kept, whatever they score.
     forced = clf.set_params(dynamic_stacking=False).fit(X, y)
     assert list(forced.pipeline_.named_steps) == ["encoder", "layer1", "layer2", "selector"]
+
+
+def test_stacking_needs_to_win_most_bootstrap_resamples_of_the_check_rows():
+    from functools import partial
+
+    from sklearn.metrics import get_scorer
+
+    from skstack._scoring import score_predictions
+    from skstack.auto._estimators import _share_of_wins
+
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 2, 300)
+    good = np.column_stack([1 - (0.2 + 0.6 * y), 0.2 + 0.6 * y])
+    noise = np.clip(good + rng.normal(scale=0.3, size=(300, 1)) * [-1, 1], 0.01, 0.99)
+    score = partial(score_predictions, get_scorer("roc_auc"), classes=np.array([0, 1]))
+    assert _share_of_wins(score, y, None, noise, good, seed=0) == 1.0
+    assert _share_of_wins(score, y, None, good, noise, seed=0) == 0.0
+    assert _share_of_wins(score, y, None, good, good.copy(), seed=0) == 0.5  # ties: half
+    # Two models as noisy as each other: one scores higher, and the resamples split.
+    other = np.clip(good + rng.normal(scale=0.3, size=(300, 1)) * [-1, 1], 0.01, 0.99)
+    assert 0.05 < _share_of_wins(score, y, None, noise, other, seed=0) < 0.95
+    # Rows of one class cannot be scored by ROC AUC: nothing to count.
+    assert _share_of_wins(score, np.ones(5, int), None, good[:5], good[:5], seed=0) == 0.0
 
 
 def test_a_failing_model_is_recorded_and_skipped(mixed_frame):

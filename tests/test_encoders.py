@@ -158,6 +158,40 @@ def test_text_embedder_embeds_pickles_without_the_network_and_reduces():
     assert clone(reduced).get_params()["n_components"] == 5
 
 
+def test_gpu_batches_are_sized_to_free_memory_and_halved_when_it_runs_out(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from skstack.encoders import _embedding
+
+    monkeypatch.setattr(_embedding, "_free_gpu_memory", lambda device: 2 * 2**30)
+    embedder = TextEmbedder(device="cuda")
+    assert embedder._batch_size("cuda") == 64  # 256 per 8 GiB, 2 GiB free
+    assert embedder._batch_size("cpu") == 32
+    assert TextEmbedder(batch_size=7)._batch_size("cuda") == 7
+
+    seen, sizes = [], []
+
+    def step(rows):  # a card on which batches above 16 rows run out of memory
+        sizes.append(len(rows))
+        if len(rows) > 16:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        seen.extend(rows)
+
+    order = np.arange(100)[::-1]
+    embedder._in_batches(100, "cuda", step, order)
+    assert seen == list(order)  # every row once, in order, none lost to a failed batch
+    assert sizes[:3] == [64, 32, 16] and set(sizes[3:]) <= {16, 4}
+    assert embedder._batch_size("cuda") == 16
+    assert not hasattr(pickle.loads(pickle.dumps(embedder)), "_gpu_batch_found")
+
+    def fails(rows):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    with pytest.raises(torch.cuda.OutOfMemoryError):  # down to one row: the error stands
+        embedder._in_batches(3, "cuda", fails)
+    with pytest.raises(ValueError, match="other"):  # other errors are not retried
+        embedder._in_batches(3, "cuda", lambda rows: (_ for _ in ()).throw(ValueError("other")))
+
+
 @needs_text_model
 def test_autostack_on_text_and_numbers_with_the_text_embedder():
     frame, y = reviews(160)

@@ -10,6 +10,7 @@ that fail or cannot finish, the stacked-overfitting check, and the record of it 
 """
 
 import copy
+import functools
 import math
 import time
 import warnings
@@ -37,7 +38,7 @@ from sklearn.utils.validation import (
 )
 
 from .._bagging import BudgetExceeded
-from .._scoring import default_score, prediction_scorer, resolve_scorer
+from .._scoring import default_score, prediction_scorer, resolve_scorer, score_predictions
 from .._selection import GreedyEnsembleSelector
 from .._stacking import StackLayer
 from ..families import build_estimators, family_of
@@ -60,6 +61,11 @@ _SEED_MAX = np.iinfo(np.int32).max
 _DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_mean_squared_error"}
 # The stacked-overfitting check may use this share of the time limit.
 _CHECK_SHARE = 0.1
+# Stacking is kept when level 2 scores higher on the check rows and in at least this share
+# of their bootstrap resamples: the check's held-out ninth is small, and a difference in
+# ROC AUC on a few hundred rows is mostly noise.
+_STACK_CONFIDENCE = 0.75
+_CHECK_RESAMPLES = 100
 # Most k-fold repeats that the time left may give a bag (n_repeats="auto"). AutoGluon
 # allows 20; each repeat adds k fold models to every prediction, and the gain in variance
 # shrinks with each one.
@@ -555,21 +561,25 @@ class _BaseAutoStack(BaseEstimator):
         w_check = pick(sample_weight, check_rows)
         stacked_check = level1.transform(X_check)
         level1.set_params(passthrough=False)
-        first_score = self._check_score(level1, y_fit, w_fit, level1.transform(X_check),
-                                        y_check, w_check)
-        second_score = self._check_score(level2, y_fit, w_fit, level2.transform(stacked_check),
-                                         y_check, w_check)
-        helps = second_score > first_score
+        first = self._check_predictions(level1, y_fit, w_fit, level1.transform(X_check))
+        second = self._check_predictions(level2, y_fit, w_fit, level2.transform(stacked_check))
+        score = functools.partial(score_predictions, resolve_scorer(self._scoring(), None),
+                                  classes=getattr(level1, "classes_", None))
+        first_score = score(y_check, first, sample_weight=w_check)
+        second_score = score(y_check, second, sample_weight=w_check)
+        wins = _share_of_wins(score, y_check, w_check, first, second, seed)
+        helps = second_score > first_score and wins >= _STACK_CONFIDENCE
         self.stacking_check_ = {
             "decision": "stack" if helps else "no stacking",
             "models": candidates,
             "level1_score": first_score,
             "level2_score": second_score,
+            "level2_wins": wins,
             "check_rows": len(check_rows),
         }
         self._log(1, f"stacking check on {len(check_rows)} held-out rows: level 1 "
-                     f"{first_score:.4f}, level 2 {second_score:.4f} -> "
-                     f"{self.stacking_check_['decision']}")
+                     f"{first_score:.4f}, level 2 {second_score:.4f}, higher in "
+                     f"{wins:.0%} of resamples -> {self.stacking_check_['decision']}")
         return helps
 
     def _keep_helpful_levels(self, layers, y, sample_weight, plan, settings):
@@ -617,13 +627,12 @@ class _BaseAutoStack(BaseEstimator):
                 cost += model_cost
         return chosen
 
-    def _check_score(self, layer, y, sample_weight, check_features, y_check, w_check):
-        """Holdout score of the ensemble selected on ``layer``'s OOF predictions."""
+    def _check_predictions(self, layer, y, sample_weight, check_features):
+        """Holdout predictions of the ensemble selected on ``layer``'s OOF predictions."""
         selector = self._selector().fit(layer._oof_predictions(), y, sample_weight=sample_weight)
-        scorer = resolve_scorer(self._scoring(), None)
-        if w_check is None:
-            return scorer(selector, check_features, y_check)
-        return scorer(selector, check_features, y_check, sample_weight=w_check)
+        if hasattr(selector, "predict_proba"):
+            return selector.predict_proba(check_features)
+        return selector.predict(check_features)
 
     # ---- ensemble ------------------------------------------------------------------------
 
@@ -1179,6 +1188,28 @@ class _Repeater:
         record.fit_time = bag.fit_time_
         auto._log(2, f"  {name}: repeat {record.repeats}, OOF {bag.oof_score_:.4f}")
         return bag
+
+
+def _share_of_wins(score, y, sample_weight, first, second, seed):
+    """Share of bootstrap resamples of the rows on which ``second`` scores above ``first``.
+
+    ``score(y, values, sample_weight=...)`` scores predictions. Resamples the metric
+    cannot score (a single class for ROC AUC) are left out; ties count half.
+    """
+    rng = np.random.RandomState(seed)
+    y = np.asarray(y)
+    outcomes = []
+    for _ in range(_CHECK_RESAMPLES):
+        rows = rng.randint(len(y), size=len(y))
+        weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        try:
+            low = score(y[rows], first[rows], sample_weight=weight)
+            high = score(y[rows], second[rows], sample_weight=weight)
+        except ValueError:
+            continue
+        if np.isfinite(low) and np.isfinite(high):
+            outcomes.append(1.0 if high > low else 0.5 if high == low else 0.0)
+    return float(np.mean(outcomes)) if outcomes else 0.0
 
 
 def _pipeline(encoder, layers, selector):

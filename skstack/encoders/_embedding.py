@@ -6,6 +6,8 @@ from its name or path after unpickling. Nothing is downloaded: models come from 
 directories or installed packages.
 """
 
+import math
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
@@ -26,6 +28,41 @@ def resolve_device(device):
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+# The GPU batch defaults (``_gpu_batch``) are for this much free memory; "auto" scales them
+# to the card's free memory.
+_GPU_REFERENCE_BYTES = 8 * 2**30
+_GPU_BATCH_RANGE = (8, 4096)
+
+
+def gpu_batch_size(reference, free_bytes):
+    """``reference`` rows per 8 GiB, scaled to ``free_bytes``: a power of two in [8, 4096].
+
+    Examples
+    --------
+    >>> from skstack.encoders._embedding import gpu_batch_size
+    >>> gpu_batch_size(256, 8 * 2**30), gpu_batch_size(256, 78 * 2**30)
+    (256, 2048)
+    >>> gpu_batch_size(256, 2**30)
+    32
+    """
+    low, high = _GPU_BATCH_RANGE
+    scaled = reference * free_bytes / _GPU_REFERENCE_BYTES
+    return int(min(high, max(low, 2 ** math.floor(math.log2(max(scaled, 1.0))))))
+
+
+def _free_gpu_memory(device):
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    return free
+
+
+def _out_of_memory(error):
+    import torch
+
+    return isinstance(error, torch.cuda.OutOfMemoryError)
 
 
 def require(module, extra):
@@ -76,9 +113,42 @@ class PretrainedEmbedder(ColumnBlocks, TransformerMixin, BaseEstimator):
         return resolve_device(self.device)
 
     def _batch_size(self, device):
+        """Rows per forward pass: ``batch_size``, or sized to the device (``"auto"``).
+
+        On a GPU, ``_gpu_batch`` rows per 8 GiB of free memory, or the size that last
+        ran after an out-of-memory error (``_in_batches``).
+        """
         if self.batch_size != "auto":
             return self.batch_size
-        return self._gpu_batch if device == "cuda" else self._cpu_batch
+        if not device.startswith("cuda"):
+            return self._cpu_batch
+        found = getattr(self, "_gpu_batch_found", None)
+        if found is not None:
+            return found
+        return gpu_batch_size(self._gpu_batch, _free_gpu_memory(device))
+
+    def _in_batches(self, n_rows, device, step, order=None):
+        """Call ``step(rows)`` on every batch of rows (in ``order`` when given).
+
+        On a CUDA out-of-memory error the batch is halved, remembered for the next
+        calls, and run again: ``step`` writes its output only once its forward pass
+        succeeded, so nothing is lost or written twice.
+        """
+        order = np.arange(n_rows) if order is None else np.asarray(order)
+        size, start = self._batch_size(device), 0
+        while start < n_rows:
+            rows = order[start:start + size]
+            try:
+                step(rows)
+            except Exception as error:
+                if size == 1 or not device.startswith("cuda") or not _out_of_memory(error):
+                    raise
+                import torch
+
+                size = self._gpu_batch_found = size // 2
+                torch.cuda.empty_cache()
+                continue
+            start += len(rows)
 
     def fit(self, X, y=None):
         """Check the columns, load the network and fit the optional reduction.
@@ -171,6 +241,7 @@ class PretrainedEmbedder(ColumnBlocks, TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_loaded", None)  # the network is re-loaded from its name or path
+        state.pop("_gpu_batch_found", None)  # a property of this machine's card
         return state
 
     def __sklearn_tags__(self):
@@ -180,10 +251,3 @@ class PretrainedEmbedder(ColumnBlocks, TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.non_deterministic = False
         return tags
-
-
-def batches(n_rows, size, order=None):
-    """Row indices in batches of ``size`` (in ``order`` when given)."""
-    order = np.arange(n_rows) if order is None else order
-    for start in range(0, n_rows, size):
-        yield order[start:start + size]

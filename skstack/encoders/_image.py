@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._embedding import PretrainedEmbedder, batches, require
+from ._embedding import PretrainedEmbedder, require
 
 __all__ = ["ImageEmbedder", "image_columns", "load_state_dict_in_order"]
 
@@ -146,7 +146,8 @@ class ImageEmbedder(PretrainedEmbedder):
     n_components : int, default=None
         Reduce each column's features to this many PCA components.
     batch_size : int or "auto", default="auto"
-        Images per forward pass; ``"auto"`` is 32 on a CPU and 256 on a GPU.
+        Images per forward pass; ``"auto"`` is 32 on a CPU, and on a GPU 256 per 8 GiB of
+        free memory (a power of two from 8 to 4096), halved after an out-of-memory error.
     device : str, default="auto"
         ``"auto"`` uses a GPU when torch sees one. On CUDA the forward pass runs in
         float16 autocast.
@@ -236,9 +237,10 @@ class ImageEmbedder(PretrainedEmbedder):
         rows_present = np.flatnonzero(present)
         autocast = torch.autocast("cuda", dtype=torch.float16) if device.startswith(
             "cuda") else torch.autocast("cpu", enabled=False)
+        def step(rows):
+            batch = torch.stack([transform(_as_rgb(values[i])) for i in rows]).to(device)
+            out[rows] = network(batch).float().cpu().numpy()
+
         with torch.inference_mode(), autocast:
-            for rows in batches(len(rows_present), self._batch_size(device)):
-                rows = rows_present[rows]
-                batch = torch.stack([transform(_as_rgb(values[i])) for i in rows]).to(device)
-                out[rows] = network(batch).float().cpu().numpy()
+            self._in_batches(len(rows_present), device, step, rows_present)
         return out

@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._embedding import ColumnBlocks, PretrainedEmbedder, batches, require
+from ._embedding import ColumnBlocks, PretrainedEmbedder, require
 
 __all__ = ["TextEmbedder", "TfidfTextEncoder", "default_text_model", "text_columns"]
 
@@ -107,7 +107,8 @@ class TextEmbedder(PretrainedEmbedder):
     n_components : int, default=None
         Reduce each column's embedding to this many PCA components (fitted at fit).
     batch_size : int or "auto", default="auto"
-        Texts per forward pass; ``"auto"`` is 32 on a CPU and 256 on a GPU.
+        Texts per forward pass; ``"auto"`` is 32 on a CPU, and on a GPU 256 per 8 GiB of
+        free memory (a power of two from 8 to 4096), halved after an out-of-memory error.
     device : str, default="auto"
         ``"auto"`` uses a GPU when torch sees one; or ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         On CUDA the forward pass runs in float16 autocast.
@@ -197,19 +198,21 @@ class TextEmbedder(PretrainedEmbedder):
         order = np.argsort([len(text) for text in texts], kind="stable")
         autocast = torch.autocast("cuda", dtype=torch.float16) if device.startswith(
             "cuda") else nullcontext()
+        def step(rows):
+            encoded = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
+                                max_length=self.max_length, return_tensors="pt").to(device)
+            tokens = network(**encoded).last_hidden_state.float()
+            if self.pooling == "cls":
+                pooled = tokens[:, 0]
+            else:
+                mask = encoded["attention_mask"].unsqueeze(-1).float()
+                pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            if self.normalize:
+                pooled = torch.nn.functional.normalize(pooled, dim=1)
+            out[rows] = pooled.cpu().numpy()
+
         with torch.inference_mode(), autocast:
-            for rows in batches(len(texts), self._batch_size(device), order):
-                encoded = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                    max_length=self.max_length, return_tensors="pt").to(device)
-                tokens = network(**encoded).last_hidden_state.float()
-                if self.pooling == "cls":
-                    pooled = tokens[:, 0]
-                else:
-                    mask = encoded["attention_mask"].unsqueeze(-1).float()
-                    pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                if self.normalize:
-                    pooled = torch.nn.functional.normalize(pooled, dim=1)
-                out[rows] = pooled.cpu().numpy()
+            self._in_batches(len(texts), device, step, order)
         return out
 
 
