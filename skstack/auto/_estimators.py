@@ -38,7 +38,12 @@ from sklearn.utils.validation import (
 )
 
 from .._bagging import BudgetExceeded
-from .._scoring import default_score, prediction_scorer, resolve_scorer, score_predictions
+from .._scoring import (
+    default_score,
+    prediction_scorer,
+    resolve_scorer,
+    score_predictions,
+)
 from .._selection import GreedyEnsembleSelector
 from .._stacking import StackLayer
 from ..families import build_estimators, family_of
@@ -1179,7 +1184,7 @@ class _Repeater:
         except BudgetExceeded as error:
             auto._log(2, f"  {name}: no repeat ({error})")
             return None
-        except Exception as error:  # it fitted once: keep that, whatever the repeat did
+        except Exception as error:  # noqa: BLE001 - it fitted once: keep that bag
             auto._log(1, f"  {name}: repeat failed ({type(error).__name__}: {error})")
             return None
         self.n_fitted += 1
