@@ -368,10 +368,12 @@ def test_time_left_repeats_the_bags_that_predict_with_their_folds():
     clf = AutoStackClassifier(presets="best_quality", portfolio=portfolio, n_folds=3,
                               n_stack_levels=0, time_limit=30, random_state=0).fit(X, y)
     board = clf.leaderboard().set_index("model")
-    assert board.loc["linear", "repeats"] == board.loc["lightgbm", "repeats"] == 3
     layer = clf.pipeline_["layer1"]
-    for name in layer.named_estimators_:
-        assert len(layer.named_estimators_[name].estimators_) == 9
+    for name in ("linear", "lightgbm"):
+        # Up to 3 repeats; one may be passed over when a busy machine slows its first fold.
+        assert board.loc[name, "repeats"] in (2, 3)
+    for name, bag in layer.named_estimators_.items():  # the models the ensemble kept
+        assert len(bag.estimators_) == 3 * board.loc[name, "repeats"]
     assert clf.fit_time_ < 30
 
     # No repeats: for a refitted preset, with an explicit n_repeats, or without a limit.

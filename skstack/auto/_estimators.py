@@ -75,6 +75,9 @@ _CHECK_RESAMPLES = 100
 # allows 20; each repeat adds k fold models to every prediction, and the gain in variance
 # shrinks with each one.
 MAX_AUTO_REPEATS = 3
+# A repeat may take at least this long (when the time left allows): a bag of models that fit
+# in milliseconds would otherwise be passed over whenever the machine is busy for a moment.
+_MIN_REPEAT_TIME = 1.0
 # Level 1 is refitted with fewer folds when its first model had under 1/_STARVED of the time
 # its folds need (see _Trainer._check_folds).
 _STARVED = 2.0
@@ -1151,7 +1154,8 @@ class _Trainer:
 class _Repeater:
     """``fit_member`` of the repeats: a bag repeats only with the time its last one took.
 
-    A repeat is given up to twice the time of the bag's average repeat so far; a bag with
+    A repeat is given up to twice the time of the bag's average repeat so far (at least
+    ``_MIN_REPEAT_TIME`` when that much is left); a bag with
     less time than one and a half of those left before ``deadline`` is passed over, so
     that a repeat never trains shorter models than the first one did.
     """
@@ -1177,7 +1181,7 @@ class _Repeater:
         if left < 1.5 * per_repeat:
             return None
         try:
-            bag = fit(time.monotonic() + min(left, 2.0 * per_repeat))
+            bag = fit(time.monotonic() + min(left, max(2.0 * per_repeat, _MIN_REPEAT_TIME)))
         except KeyboardInterrupt:
             auto._interrupt()
             return None
