@@ -188,6 +188,11 @@ def test_a_second_level_that_selects_worse_out_of_fold_is_dropped(monkeypatch):
     weights = dict(zip(clf.leaderboard()["model"], clf.leaderboard()["weight"]))
     assert sum(weights[name] for name in ("linear", "knn", "random_forest")) == pytest.approx(1)
 
+    # With an infer_limit the level below keeps every model for the limit to choose from.
+    limited = clone(clf).set_params(infer_limit=10.0).fit(X, y)
+    assert list(limited.pipeline_.named_steps) == ["encoder", "layer1", "selector"]
+    assert not limited.stacking_check_["top_kept"]
+
     # Without the check, the levels asked for are kept, whatever they score.
     forced = clf.set_params(dynamic_stacking=False).fit(X, y)
     assert list(forced.pipeline_.named_steps) == ["encoder", "layer1", "layer2", "selector"]

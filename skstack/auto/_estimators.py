@@ -310,14 +310,16 @@ class _BaseAutoStack(BaseEstimator):
             layer.set_params(passthrough=self.passthrough)
         layers[-1].set_params(passthrough=False)
         self.infer_time_per_row_ = None
-        selector = None
+        pruned = None
         if len(layers) > 1 and self.dynamic_stacking:
-            layers, selector = self._keep_helpful_levels(layers, y, sample_weight, plan,
-                                                         settings)
+            layers, pruned, selector = self._keep_helpful_levels(layers, y, sample_weight,
+                                                                 plan, settings)
         if self.infer_limit is None:
-            if selector is None:
+            if pruned is None:
                 selector = self._select(layers[-1], y, sample_weight, plan, settings)
-        else:
+            else:
+                layers = pruned
+        else:  # chooses among every model of the kept levels, not only the selected ones
             layers, selector = self._meet_infer_limit(X, y, sample_weight, plan, settings,
                                                       encoder, layers)
         self.pipeline_ = _pipeline(encoder, layers, selector)
@@ -591,7 +593,10 @@ class _BaseAutoStack(BaseEstimator):
         return helps
 
     def _keep_helpful_levels(self, layers, y, sample_weight, plan, settings):
-        """The top level and its selector, or the level below when it selects no better.
+        """The levels kept, the same with the last one pruned to its ensemble, and its selector.
+
+        The top level is kept, or dropped when its ensemble selects no better than one on
+        the level below (which then becomes the last level, without passthrough).
 
         The check before level 2 runs with few models and little time; the level fitted
         after it may still end up worse (starved of time, or a check that was wrong by
@@ -599,11 +604,10 @@ class _BaseAutoStack(BaseEstimator):
         one's score is optimistic (it stacks on predictions of those rows), so when it is
         not even higher, it cannot help on new rows and is dropped.
         """
-        top = self._select(layers[-1], y, sample_weight, plan, settings)
+        upper, top = self._selection_among(layers[-1], None, y, sample_weight, plan, settings)
         lower = layers[-2]
         lower.set_params(passthrough=False)
         trial, below = self._selection_among(lower, None, y, sample_weight, plan, settings)
-        lower.set_params(passthrough=self.passthrough)
         kept = top.ensemble_score_ > below.ensemble_score_
         self.stacking_check_ = dict(self.stacking_check_ or {},
                                     top_oof_score=top.ensemble_score_,
@@ -613,8 +617,9 @@ class _BaseAutoStack(BaseEstimator):
                      f"{len(layers) - 1} {below.ensemble_score_:.4f}"
                      + ("" if kept else f": level {len(layers)} dropped"))
         if kept:
-            return layers, top
-        return layers[:-2] + [trial], below
+            lower.set_params(passthrough=self.passthrough)
+            return layers, layers[:-1] + [upper], top
+        return layers[:-1], layers[:-2] + [trial], below
 
     def _check_time(self):
         if not self._budget.limited:
