@@ -13,11 +13,15 @@ fit-time overrun. The raw rows are appended, one dataset at a time, to the CSV n
 ``--out`` (or ``--csv``), so that a long run (300 s on every dataset) can be split over
 several invocations and summarised at the end with ``--raw`` (no fitting; of rows repeated
 across the files, the last counts, so that ``--no-baselines`` reruns of a preset replace
-earlier ones). Usage::
+earlier ones). A preset found at several time limits is reported once per limit
+(``best_quality_60s``, ``best_quality_300s``). ``--baselines`` takes the LightGBM and
+sklearn-stacking rows from other CSVs (they have no time limit, so a 60 s run's serve a
+300 s one). Usage::
 
     python benchmarks/bench_auto.py [--datasets a,b] [--presets best_quality,medium_quality]
                                     [--time-limit 60] [--out benchmarks/results/auto.md]
-                                    [--csv PATH] [--raw CSV[,CSV]] [--no-baselines]
+                                    [--csv PATH] [--raw CSV[,CSV]] [--baselines CSV[,CSV]]
+                                    [--no-baselines]
 """
 
 import argparse
@@ -37,6 +41,7 @@ from bench_stacking import sklearn_stack  # noqa: E402
 
 from skstack import AutoStackClassifier, AutoStackRegressor  # noqa: E402
 
+BASELINES = ["lightgbm", "sklearn_stacking"]
 SCORING = {"roc_auc": "roc_auc", "log_loss": "neg_log_loss", "rmse": "neg_root_mean_squared_error"}
 TEXT_DATASETS = {"fine_food_reviews"}  # free text: the subject of the encoders issue
 
@@ -112,12 +117,12 @@ def main():
                         help="fit the presets only (to merge with a run that has them)")
     parser.add_argument("--raw", default=None,
                         help="summarise these saved CSVs (comma-separated); no fitting")
+    parser.add_argument("--baselines", default=None,
+                        help="with --raw: the LightGBM and sklearn-stacking rows come from "
+                             "these CSVs (comma-separated)")
     args = parser.parse_args()
     if args.raw:
-        frame = pd.concat([pd.read_csv(path) for path in args.raw.split(",")],
-                          ignore_index=True)
-        # Runs of other presets repeat the baselines: their last fit counts.
-        report(frame.drop_duplicates(["dataset", "method"], keep="last"), args.out)
+        report(saved_rows(args.raw, args.baselines), args.out)
         return
     csv = args.csv or (Path(args.out).with_suffix(".csv") if args.out else None)
     rows = []
@@ -133,16 +138,37 @@ def main():
     report(pd.DataFrame(rows), args.out)
 
 
+def read_csvs(paths):
+    return pd.concat([pd.read_csv(path) for path in paths.split(",")], ignore_index=True)
+
+
+def saved_rows(paths, baseline_paths=None):
+    """The rows of saved CSVs, one per dataset and method (and time limit of a preset)."""
+    frame = read_csvs(paths)
+    if baseline_paths:
+        others = read_csvs(baseline_paths)
+        others = others[others["method"].isin(BASELINES)
+                        & others["dataset"].isin(frame["dataset"])]
+        frame = pd.concat([frame[~frame["method"].isin(BASELINES)], others],
+                          ignore_index=True)
+    preset = ~frame["method"].isin(BASELINES)
+    limits = frame[preset].groupby("method")["time_limit"].nunique()
+    several = preset & frame["method"].map(limits).gt(1)
+    frame.loc[several, "method"] = (frame["method"] + "_"
+                                    + frame["time_limit"].map("{:.0f}s".format))
+    # Runs of other presets repeat the baselines: their last fit counts.
+    return frame.drop_duplicates(["dataset", "method"], keep="last")
+
+
 def report(frame, out):
-    """Summary, tables and plot of raw rows (one time limit: the first row's)."""
-    baselines = ["lightgbm", "sklearn_stacking"]
-    presets = [m for m in frame["method"].unique() if m not in baselines]
+    """Summary, tables and plot of raw rows."""
+    presets = [m for m in frame["method"].unique() if m not in BASELINES]
     # Presets first, then the baselines, datasets in their order of appearance.
-    order = {method: i for i, method in enumerate(presets + baselines)}
+    order = {method: i for i, method in enumerate(presets + BASELINES)}
     frame = frame.sort_values("method", key=lambda m: m.map(order), kind="stable")
     frame = frame.sort_values("dataset", kind="stable",
                               key=lambda d: d.map({n: i for i, n in enumerate(d.unique())}))
-    text = summarise(frame, presets, frame["time_limit"].iloc[0])
+    text = summarise(frame, presets)
     print(text)
     if out:
         Path(out).write_text(text + "\n")
@@ -187,11 +213,12 @@ def normalised(frame):
     return pd.concat(out)
 
 
-def summarise(frame, presets, time_limit):
+def summarise(frame, presets):
     frame = frame.assign(normalised=normalised(frame))
     table = frame.pivot_table(index=["dataset", "metric"], columns="method", values="score",
                               sort=False)
-    lines = [f"Time limit {time_limit:.0f} s; scores on a held-out 25% "
+    limits = frame.loc[frame["method"].isin(presets), "time_limit"].unique()
+    lines = [f"Time limit {', '.join(f'{t:.0f}' for t in sorted(limits))} s; scores on a held-out 25% "
              "(roc_auc: higher is better; log_loss, rmse: lower).", "",
              table.round(4).to_markdown(), ""]
     for preset in presets:
@@ -202,7 +229,7 @@ def summarise(frame, presets, time_limit):
             better = [(mine.loc[d, "score"] > other.loc[d, "score"])
                       == GREATER_IS_BETTER[mine.loc[d, "metric"]] for d in mine.index]
             wins[baseline] = f"{sum(better)}/{len(better)}"
-        ratio = mine["fit_s"] / time_limit
+        ratio = mine["fit_s"] / mine["time_limit"]
         lines.append(
             f"- {preset}: beats LightGBM on {wins['lightgbm']}, sklearn stacking on "
             f"{wins['sklearn_stacking']}; fit time / limit median {ratio.median():.3f}, max "
