@@ -221,21 +221,31 @@ def summarise(frame, presets):
     lines = [f"Time limit {', '.join(f'{t:.0f}' for t in sorted(limits))} s; scores on a held-out 25% "
              "(roc_auc: higher is better; log_loss, rmse: lower).", "",
              table.round(4).to_markdown(), ""]
+    scores = frame.pivot_table(index="dataset", columns="method", values="score", sort=False)
+    sign = frame.groupby("dataset", sort=False)["metric"].first().map(
+        lambda metric: 1 if GREATER_IS_BETTER[metric] else -1)
+
+    def wins(method, other):
+        both = scores[[method, other]].dropna()
+        better = sign[both.index] * (both[method] - both[other]) > 0
+        return f"{better.sum()}/{len(better)}"
+
     for preset in presets:
         mine = frame[frame["method"] == preset].set_index("dataset")
-        wins = {}
-        for baseline in ("lightgbm", "sklearn_stacking"):
-            other = frame[frame["method"] == baseline].set_index("dataset")
-            better = [(mine.loc[d, "score"] > other.loc[d, "score"])
-                      == GREATER_IS_BETTER[mine.loc[d, "metric"]] for d in mine.index]
-            wins[baseline] = f"{sum(better)}/{len(better)}"
         ratio = mine["fit_s"] / mine["time_limit"]
         lines.append(
-            f"- {preset}: beats LightGBM on {wins['lightgbm']}, sklearn stacking on "
-            f"{wins['sklearn_stacking']}; fit time / limit median {ratio.median():.3f}, max "
-            f"{ratio.max():.3f} ({ratio.idxmax()}); predict 1 row median "
-            f"{mine['predict_1_row_ms'].median():.1f} ms; peak memory median "
+            f"- {preset}: beats LightGBM on {wins(preset, 'lightgbm')}, sklearn stacking on "
+            f"{wins(preset, 'sklearn_stacking')}; fit time / limit median "
+            f"{ratio.median():.3f}, max {ratio.max():.3f} ({ratio.idxmax()}); predict 1 row "
+            f"median {mine['predict_1_row_ms'].median():.1f} ms; peak memory median "
             f"{mine['peak_mem_mb'].median():.0f} MB")
+    # A preset at several limits: does the longer fit beat the shorter one?
+    by_limit = frame[frame["method"].isin(presets)].groupby("method")["time_limit"].first()
+    for longer in presets:
+        for shorter in presets:
+            if (longer.rsplit("_", 1)[0] == shorter.rsplit("_", 1)[0]
+                    and by_limit[longer] > by_limit[shorter]):
+                lines.append(f"- {longer} beats {shorter} on {wins(longer, shorter)}")
     lines.append("")
     means = frame.groupby("method", sort=False)["normalised"].mean().round(3)
     lines.append("Mean normalised score (1 = best method on every dataset): "
