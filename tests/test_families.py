@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -566,3 +567,29 @@ def test_forests_predict_small_batches_from_their_trees_exactly(task, family):
         np.testing.assert_array_equal(getattr(model, method)(frame.head(50)), fast)
     finally:
         base._SEQUENTIAL_ROWS = original
+
+
+def test_linear_max_time_resumes_the_solver_or_stops_early():
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400], y[:400]
+    logistic = LogisticRegression(max_iter=1000)  # 20-odd lbfgs iterations here
+    plain = FamilyModel(logistic).fit(X, y)
+    assert plain.estimator_.n_iter_.max() > 20
+    timed = FamilyModel(logistic, max_time=60).fit(X, y)
+    # Resumed from the first steps' coefficients, lbfgs reaches the same optimum (to tol).
+    np.testing.assert_allclose(timed.predict_proba(X), plain.predict_proba(X), atol=0.05)
+    assert timed.estimator_.get_params()["max_iter"] == 1000
+    assert not timed.estimator_.warm_start
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # stopped on purpose: no warning
+        cut = FamilyModel(logistic, max_time=0).fit(X, y)
+    assert cut.estimator_.n_iter_.max() == 20  # the first step only
+    # max_iter still bounds the solver, and running out of it still warns.
+    with pytest.warns(ConvergenceWarning):
+        FamilyModel(LogisticRegression(max_iter=25), max_time=60).fit(X, y)
+    ridge = FamilyModel(Ridge(), max_time=0).fit(X, y.astype(float))  # closed form: one piece
+    np.testing.assert_allclose(ridge.predict(X), FamilyModel(Ridge()).fit(X, y.astype(float))
+                               .predict(X))

@@ -310,8 +310,9 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
 
     max_time : float, default=None
         Seconds one fit may train: boosting and neural-net families stop at that point and
-        keep the rounds or epochs trained so far, forests the trees grown so far.
-        Preprocessing is not counted; KNN and linear models ignore it. An early-stopped
+        keep the rounds or epochs trained so far, forests the trees grown so far, and
+        logistic regression the coefficients its solver reached (it runs in resumed steps).
+        Preprocessing is not counted; KNN and ``Ridge`` ignore it. An early-stopped
         boosting fit first times a few rounds; when the time affords too few rounds to
         converge at the configured learning rate (rounds x rate under 20), it trains at a
         higher rate (at most 0.3) that does, and records the factor in ``rate_scale_``.

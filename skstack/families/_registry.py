@@ -217,6 +217,44 @@ def _forest_grow(estimator, fit, deadline, steps=10):
     estimator.set_params(warm_start=False)
 
 
+def _linear_grow(estimator, fit, deadline, first=20):
+    """Run a warm-startable solver in steps until it converges or passes ``deadline``.
+
+    ``Ridge`` (closed form) and ``liblinear`` cannot resume and fit in one piece. Otherwise
+    the first ``first`` iterations time one iteration, and the rest of ``max_iter`` runs in
+    as few steps as the time left affords: each restart of lbfgs forgets its curvature
+    estimate, so fewer restarts converge in fewer iterations. The loss is convex, so a
+    resumed fit reaches the one-shot optimum; a fit stopped by the deadline keeps the
+    coefficients found so far.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    if "warm_start" not in estimator.get_params() or estimator.get_params().get(
+            "solver") == "liblinear":
+        fit(estimator)
+        return
+    target = estimator.max_iter
+    estimator.set_params(warm_start=True)
+    done, step, start = 0, min(first, target), time.monotonic()
+    try:
+        while True:
+            with warnings.catch_warnings():
+                # A step that ends before convergence is not a failure; the last one is.
+                if done + step < target:
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                fit(estimator.set_params(max_iter=step))
+            done += step
+            converged = np.max(estimator.n_iter_) < step
+            per_iteration = (time.monotonic() - start) / done
+            step = min(target - done, int((deadline - time.monotonic()) / per_iteration))
+            if converged or step < 1:
+                return
+    finally:
+        estimator.set_params(warm_start=False, max_iter=target)
+
+
 # ---- native out-of-fold recipes ------------------------------------------------------------
 
 
@@ -329,6 +367,7 @@ BUILTIN_FAMILIES = [
         name="linear", modules=("sklearn.linear_model",),
         classifier="sklearn.linear_model:LogisticRegression",
         regressor="sklearn.linear_model:Ridge", preprocessing="onehot", threads_param=None,
+        grow=_linear_grow,
     ),
     Family(
         name="mlp", modules=("skstack.families._mlp",),
