@@ -217,13 +217,14 @@ def summarise(frame, presets):
     frame = frame.assign(normalised=normalised(frame))
     table = frame.pivot_table(index=["dataset", "metric"], columns="method", values="score",
                               sort=False)
-    limits = frame.loc[frame["method"].isin(presets), "time_limit"].unique()
-    lines = [f"Time limit {', '.join(f'{t:.0f}' for t in sorted(limits))} s; scores on a held-out 25% "
+    limit_of = frame[frame["method"].isin(presets)].groupby("method")["time_limit"].first()
+    limits = ", ".join(f"{t:.0f}" for t in sorted(limit_of.unique()))
+    lines = [f"Time limit {limits} s; scores on a held-out 25% "
              "(roc_auc: higher is better; log_loss, rmse: lower).", "",
              table.round(4).to_markdown(), ""]
-    scores = frame.pivot_table(index="dataset", columns="method", values="score", sort=False)
-    sign = frame.groupby("dataset", sort=False)["metric"].first().map(
-        lambda metric: 1 if GREATER_IS_BETTER[metric] else -1)
+    scores = table.droplevel("metric")
+    sign = pd.Series([1 if GREATER_IS_BETTER[m] else -1
+                      for m in table.index.get_level_values("metric")], index=scores.index)
 
     def wins(method, other):
         both = scores[[method, other]].dropna()
@@ -239,12 +240,14 @@ def summarise(frame, presets):
             f"{ratio.median():.3f}, max {ratio.max():.3f} ({ratio.idxmax()}); predict 1 row "
             f"median {mine['predict_1_row_ms'].median():.1f} ms; peak memory median "
             f"{mine['peak_mem_mb'].median():.0f} MB")
-    # A preset at several limits: does the longer fit beat the shorter one?
-    by_limit = frame[frame["method"].isin(presets)].groupby("method")["time_limit"].first()
+    # A preset at several limits (named by saved_rows): does the longer fit beat the shorter?
+    def preset_of(method):
+        return method.removesuffix(f"_{limit_of[method]:.0f}s")
+
     for longer in presets:
         for shorter in presets:
-            if (longer.rsplit("_", 1)[0] == shorter.rsplit("_", 1)[0]
-                    and by_limit[longer] > by_limit[shorter]):
+            if (longer != shorter and preset_of(longer) == preset_of(shorter)
+                    and limit_of[longer] > limit_of[shorter]):
                 lines.append(f"- {longer} beats {shorter} on {wins(longer, shorter)}")
     lines.append("")
     means = frame.groupby("method", sort=False)["normalised"].mean().round(3)

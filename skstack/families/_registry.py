@@ -231,11 +231,11 @@ def _linear_grow(estimator, fit, deadline, first=20):
 
     from sklearn.exceptions import ConvergenceWarning
 
-    if "warm_start" not in estimator.get_params() or estimator.get_params().get(
-            "solver") == "liblinear":
+    params = estimator.get_params(deep=False)
+    if "warm_start" not in params or params.get("solver") == "liblinear":
         fit(estimator)
         return
-    target = estimator.max_iter
+    target, configured = params["max_iter"], params["warm_start"]
     estimator.set_params(warm_start=True)
     done, step, start = 0, min(first, target), time.monotonic()
     try:
@@ -247,12 +247,12 @@ def _linear_grow(estimator, fit, deadline, first=20):
                 fit(estimator.set_params(max_iter=step))
             done += step
             converged = np.max(estimator.n_iter_) < step
-            per_iteration = (time.monotonic() - start) / done
+            per_iteration = max((time.monotonic() - start) / done, 1e-9)
             step = min(target - done, int((deadline - time.monotonic()) / per_iteration))
             if converged or step < 1:
                 return
     finally:
-        estimator.set_params(warm_start=False, max_iter=target)
+        estimator.set_params(warm_start=configured, max_iter=target)
 
 
 # ---- native out-of-fold recipes ------------------------------------------------------------
