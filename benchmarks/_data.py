@@ -1,5 +1,6 @@
 """Loading the shared benchmark datasets (parquet, label column ``target``, manifest.csv)."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,9 @@ from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OrdinalEncoder
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+# ``SKSTACK_DATASETS`` points elsewhere, e.g. on a machine where ../shared is absent.
+DATA_DIR = Path(os.environ.get("SKSTACK_DATASETS",
+                               Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 
 def manifest():

@@ -1,5 +1,6 @@
 """Column typing, the modality encoder, and the text and image encoders."""
 
+import os
 import pickle
 import time
 
@@ -190,6 +191,40 @@ def test_gpu_batches_are_sized_to_free_memory_and_halved_when_it_runs_out(monkey
         embedder._in_batches(3, "cuda", fails)
     with pytest.raises(ValueError, match="other"):  # other errors are not retried
         embedder._in_batches(3, "cuda", lambda rows: (_ for _ in ()).throw(ValueError("other")))
+    # An explicit batch size too large for the card is halved once, not on every call.
+    explicit = TextEmbedder(batch_size=64)
+    explicit._in_batches(40, "cuda", step)
+    assert explicit._batch_size("cuda") == 16
+
+
+def test_batches_are_prepared_ahead_in_the_background_and_survive_halving(monkeypatch):
+    """The next batch is decoded while this one runs; after an out-of-memory halving the
+    stale preparation is dropped, and preparations never overlap."""
+    import threading
+
+    torch = pytest.importorskip("torch")
+    from skstack.encoders import _embedding
+
+    monkeypatch.setattr(_embedding, "_free_gpu_memory", lambda device: 2 * 2**30)
+    running, overlaps, threads, seen = [], [], set(), []
+
+    def prepare(rows):
+        overlaps.append(bool(running))
+        running.append(1)
+        threads.add(threading.get_ident())
+        time.sleep(0.002)
+        running.pop()
+        return [10 * r for r in rows]
+
+    def step(rows, prepared):
+        assert prepared == [10 * r for r in rows]  # this batch's own preparation
+        if len(rows) > 16:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        seen.extend(rows)
+
+    ImageEmbedder(device="cuda")._in_batches(100, "cuda", step, prepare=prepare)
+    assert seen == list(range(100)) and not any(overlaps)
+    assert len(threads) == 2  # the first batch here, the following ones in the background
 
 
 @needs_text_model
@@ -215,6 +250,28 @@ def test_image_embedder_on_paths_and_arrays(digit_files):
     restored = pickle.loads(pickle.dumps(embedder))
     np.testing.assert_allclose(restored.transform(pd.DataFrame({"photo": paths[:8]})),
                                from_paths, atol=1e-5)
+
+
+@needs_image_model
+def test_image_embedder_threads_and_batched_normalisation_match_timms_transform(digit_files):
+    """Decoding in threads and normalising the batch on the device give the features
+    that timm's whole eval transform, applied image by image, gives."""
+    import timm
+    import torch
+    from PIL import Image
+
+    paths = digit_files[0][:6]
+    embedder = ImageEmbedder(device="cpu", n_jobs=3, batch_size=4)
+    features = embedder.fit_transform(pd.DataFrame({"photo": paths}))
+    network = embedder._model()[0]
+    transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=network))
+    with torch.inference_mode():
+        expected = network(torch.stack([transform(Image.open(p).convert("RGB"))
+                                        for p in paths])).numpy()
+    np.testing.assert_allclose(features, expected, atol=1e-4)
+    assert ImageEmbedder(n_jobs=None)._threads("cpu") == 1
+    assert ImageEmbedder(n_jobs=None)._threads("cuda") == min(os.cpu_count() or 1, 4)
+    assert ImageEmbedder(n_jobs=-1)._threads("cpu") == (os.cpu_count() or 1)
 
 
 @needs_image_model

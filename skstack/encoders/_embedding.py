@@ -7,6 +7,7 @@ directories or installed packages.
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -53,16 +54,28 @@ def gpu_batch_size(reference, free_bytes):
 
 
 def _free_gpu_memory(device):
+    """Free bytes on the card, counting what torch's allocator holds but no tensor uses."""
     import torch
 
-    free, _ = torch.cuda.mem_get_info(torch.device(device))
-    return free
+    device = torch.device(device)
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
 
 
 def _out_of_memory(error):
     import torch
 
     return isinstance(error, torch.cuda.OutOfMemoryError)
+
+
+def _prepared(ahead, rows, prepare):
+    """``prepare(rows)``, taken from the background when that is what ran ahead."""
+    if ahead is not None:
+        rows_ahead, future = ahead
+        if np.array_equal(rows_ahead, rows):
+            return future.result()
+        wait([future])  # one preparation at a time: its threads are shared
+    return prepare(rows)
 
 
 def require(module, extra):
@@ -116,19 +129,23 @@ class PretrainedEmbedder(ColumnBlocks, TransformerMixin, BaseEstimator):
         """Rows per forward pass: ``batch_size``, or sized to the device (``"auto"``).
 
         On a GPU, ``_gpu_batch`` rows per 8 GiB of free memory, or the size that last
-        ran after an out-of-memory error (``_in_batches``).
+        ran after an out-of-memory error (``_in_batches``), which also overrides an
+        explicit ``batch_size`` too large for the card.
         """
-        if self.batch_size != "auto":
-            return self.batch_size
+        explicit = None if self.batch_size == "auto" else self.batch_size
         if not device.startswith("cuda"):
-            return self._cpu_batch
+            return explicit or self._cpu_batch
         found = getattr(self, "_gpu_batch_found", None)
         if found is not None:
             return found
-        return gpu_batch_size(self._gpu_batch, _free_gpu_memory(device))
+        return explicit or gpu_batch_size(self._gpu_batch, _free_gpu_memory(device))
 
-    def _in_batches(self, n_rows, device, step, order=None):
+    def _in_batches(self, n_rows, device, step, order=None, prepare=None):
         """Call ``step(rows)`` on every batch of rows (in ``order`` when given).
+
+        With ``prepare``, the CPU's part of a batch (image decoding) is split off:
+        ``prepare(rows)`` of the next batch runs in a background thread while
+        ``step(rows, prepare(rows))`` runs the network on this one.
 
         On a CUDA out-of-memory error the batch is halved, remembered for the next
         calls, and run again: ``step`` writes its output only once its forward pass
@@ -136,19 +153,29 @@ class PretrainedEmbedder(ColumnBlocks, TransformerMixin, BaseEstimator):
         """
         order = np.arange(n_rows) if order is None else np.asarray(order)
         size, start = self._batch_size(device), 0
-        while start < n_rows:
-            rows = order[start:start + size]
-            try:
-                step(rows)
-            except Exception as error:
-                if size == 1 or not device.startswith("cuda") or not _out_of_memory(error):
-                    raise
-                import torch
+        ahead = None  # (rows, future) of the next batch's preparation
+        with ThreadPoolExecutor(1) as background:
+            while start < n_rows:
+                rows = order[start:start + size]
+                try:
+                    if prepare is None:
+                        step(rows)
+                    else:
+                        prepared = _prepared(ahead, rows, prepare)
+                        following = order[start + len(rows):start + len(rows) + size]
+                        ahead = (following, background.submit(prepare, following)) if len(
+                            following) else None
+                        step(rows, prepared)
+                except Exception as error:
+                    if size == 1 or not device.startswith("cuda") or not _out_of_memory(
+                            error):
+                        raise
+                    import torch
 
-                size = self._gpu_batch_found = size // 2
-                torch.cuda.empty_cache()
-                continue
-            start += len(rows)
+                    size = self._gpu_batch_found = size // 2
+                    torch.cuda.empty_cache()
+                    continue
+                start += len(rows)
 
     def fit(self, X, y=None):
         """Check the columns, load the network and fit the optional reduction.
