@@ -159,7 +159,13 @@ def predict_aligned(estimator, X, method, n_classes):
     if method == "predict":
         codes = np.asarray(estimator.predict(X), dtype=np.intp)
         return np.eye(n_classes)[codes]
-    values = np.asarray(getattr(estimator, method)(X), dtype=np.float64)
+    raw = np.asarray(getattr(estimator, method)(X))
+    values = raw.astype(np.float64)
+    if method == "predict_proba" and raw.dtype.kind == "f" and raw.dtype.itemsize < 8:
+        # float32 rows (XGBoost's) sum to one within 1e-7: log loss warns that they do
+        # not, at every scoring of the OOF predictions. Rescaled in float64 they do.
+        sums = values.sum(axis=1, keepdims=True)
+        values = np.divide(values, sums, out=values, where=sums > 0)
     if method == "decision_function" and len(estimator.classes_) != n_classes:
         raise ValueError(
             f"A fold model saw only {len(estimator.classes_)} of {n_classes} classes; decision "

@@ -384,3 +384,32 @@ def test_deadline_projection_skips_a_bag_that_cannot_finish(binary_data):
     assert time.monotonic() - start < 0.5  # stopped after the first fold
     fitted = bag._fit_validated(X, y, {}, None, deadline=time.monotonic() + 5)
     assert len(fitted.estimators_) == 5
+
+
+class _Float32Probabilities(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose probabilities come back as float32, as XGBoost's do."""
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X).astype(np.float32)
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_float32_probabilities_are_rescaled_to_sum_to_one():
+    rng = np.random.RandomState(0)
+    X = rng.rand(200, 4)
+    y = rng.randint(0, 5, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log loss warns on rows that do not sum to one
+        bag = BaggedOOFEstimator(_Float32Probabilities(), scoring="neg_log_loss",
+                                 random_state=0).fit(X, y)
+        proba = bag.predict_proba(X)
+    assert bag.oof_pred_.dtype == np.float64
+    np.testing.assert_allclose(bag.oof_pred_.sum(1), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=0, atol=1e-12)
