@@ -593,3 +593,39 @@ def test_linear_max_time_resumes_the_solver_or_stops_early():
     ridge = FamilyModel(Ridge(), max_time=0).fit(X, y.astype(float))  # closed form: one piece
     np.testing.assert_allclose(ridge.predict(X), FamilyModel(Ridge()).fit(X, y.astype(float))
                                .predict(X))
+
+
+def _awkward_frame(n, seed):
+    """Categoricals with rare, missing and (at predict) unseen values; numbers with NaN."""
+    rng = np.random.RandomState(seed)
+    many = rng.randint(0, 90, n).astype(str)  # over max_categories: infrequent ones merge
+    colour = rng.choice(["red", "green", "blue", "mauve"], n, p=[0.5, 0.3, 0.19, 0.01])
+    colour = np.where(rng.rand(n) < 0.1, None, colour)
+    numbers = rng.randn(n)
+    numbers[rng.rand(n) < 0.2] = np.nan
+    return pd.DataFrame({
+        "many": many, "x": numbers, "colour": pd.array(colour, dtype="string"),
+        "flag": rng.rand(n) < 0.5, "empty": np.full(n, np.nan), "k": rng.randint(0, 5, n),
+        "shade": pd.Categorical(rng.choice(["dark", "light"], n)),
+    })
+
+
+def test_onehot_written_out_matches_the_column_transformer():
+    from skstack.families._preprocessing import _FramePreprocessor, _strings_as_objects
+
+    train, test = _awkward_frame(300, 0), _awkward_frame(200, 1)
+    test.loc[0, "colour"] = "never seen"
+    test.loc[1, "many"] = "999"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the all-missing column
+        pre = _FramePreprocessor("onehot").fit(train)
+        expected = pre.transformer_.transform(_strings_as_objects(test))
+    assert pre._onehot_plan() is not None  # the fast path applies
+    for rows in (test, test.iloc[:1], test.iloc[[5]]):
+        np.testing.assert_allclose(pre.transform(rows), expected[rows.index], atol=1e-12)
+    # Pickled, the plan is rebuilt from the transformer; other column orders go through
+    # the transformer itself, which selects by name.
+    restored = pickle.loads(pickle.dumps(pre))
+    assert "_plan_cache" not in restored.__dict__
+    np.testing.assert_allclose(restored.transform(test), expected, atol=1e-12)
+    np.testing.assert_allclose(pre.transform(test[test.columns[::-1]]), expected, atol=1e-12)

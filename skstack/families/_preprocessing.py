@@ -274,8 +274,25 @@ class _FramePreprocessor(TransformerMixin, BaseEstimator):
         frame = as_frame(X)
         if self.kind == "ordinal":
             return self._ordinal(frame)
+        plan = self._onehot_plan()
+        if plan is not None and list(frame.columns) == plan.columns:
+            return plan.transform(frame)
         frame = _strings_as_objects(frame)
         return np.asarray(self.transformer_.transform(frame), dtype=np.float64)
+
+    def _onehot_plan(self):
+        """The fitted one-hot transformer's arithmetic, read out once (None: not possible).
+
+        Derived from ``transformer_`` and not saved, like the ordinal look-ups.
+        """
+        if getattr(self, "_plan_cache", None) is None:
+            self._plan_cache = _OneHotPlan.read(self.transformer_) or False
+        return self._plan_cache or None
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_plan_cache", None)
+        return state
 
     def _ordinal(self, frame):
         """Categorical columns as codes (unseen -1, missing NaN), then the numeric ones.
@@ -291,6 +308,90 @@ class _FramePreprocessor(TransformerMixin, BaseEstimator):
             codes[codes == -2] = np.nan
             out[:, j] = codes
         out[:, len(lookups):] = frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+
+
+class _OneHotPlan:
+    """What a fitted ``onehot`` ColumnTransformer computes, written out.
+
+    The transformer's per-call overhead (some 10-20 ms for a handful of columns) is what
+    every one-row prediction pays once per layer. The plan holds its fitted numbers: the
+    one-hot column of every category (infrequent ones share the last column of their
+    feature, unseen ones go there too or nowhere), and each numeric column's median, mean
+    and scale. :meth:`read` gives None for a transformer it cannot reproduce exactly, which
+    then runs itself.
+    """
+
+    def __init__(self, columns, categorical, numeric, fill, mean, scale):
+        self.columns = columns  # the frame's column names at fit
+        self.categorical = categorical  # [(position, {category: column}, unseen, width)]
+        self.numeric = numeric  # positions of the numeric columns
+        self.fill, self.mean, self.scale = fill, mean, scale
+
+    @classmethod
+    def read(cls, transformer):
+        names = getattr(transformer, "feature_names_in_", None)
+        if names is None:
+            return None
+        columns = list(names)
+        blocks = [(name, step, cols) for name, step, cols in transformer.transformers_
+                  if not isinstance(step, str) and len(cols)]
+        categorical, numeric, numbers = [], [], None
+        for name, step, cols in blocks:
+            positions = [columns.index(c) if isinstance(c, str) else int(c) for c in cols]
+            if name == "categorical":
+                categorical = cls._categories(step, positions)
+                if categorical is None:
+                    return None
+            else:
+                numeric, numbers = positions, cls._numbers(step)
+        fill, mean, scale = numbers if numbers else (np.empty(0),) * 3
+        return cls(columns, categorical, numeric, fill, mean, scale)
+
+    @staticmethod
+    def _categories(pipeline, positions):
+        imputer, encoder = pipeline[0], pipeline[-1]
+        if encoder.drop_idx_ is not None:
+            return None
+        infrequent_all = encoder.infrequent_categories_
+        out = []
+        for position, categories, infrequent in zip(positions, encoder.categories_,
+                                                    infrequent_all):
+            if not all(isinstance(category, str) for category in categories):
+                return None
+            rare = set() if infrequent is None else set(infrequent)
+            frequent = [category for category in categories if category not in rare]
+            lookup = {category: k for k, category in enumerate(frequent)}
+            unseen = len(frequent) if rare else None
+            lookup.update({category: unseen for category in rare})
+            out.append((position, lookup, unseen, len(frequent) + bool(rare)))
+        missing = imputer.fill_value
+        return [(p, {**lookup, None: lookup.get(missing, unseen)}, unseen, width)
+                for p, lookup, unseen, width in out]
+
+    @staticmethod
+    def _numbers(pipeline):
+        imputer, scaler = pipeline[0], pipeline[-1]
+        # A column that was all missing at fit is kept (keep_empty_features) and filled 0.
+        fill = np.where(np.isnan(imputer.statistics_), 0.0, imputer.statistics_)
+        return fill, scaler.mean_, scaler.scale_
+
+    def transform(self, frame):
+        n_rows = len(frame)
+        width = sum(w for _, _, _, w in self.categorical) + len(self.numeric)
+        out = np.zeros((n_rows, width))
+        offset = 0
+        for position, lookup, unseen, n_columns in self.categorical:
+            values = frame.iloc[:, position].to_numpy(dtype=object)
+            for i, value in enumerate(values):
+                column = lookup.get(_spelling(value), unseen)
+                if column is not None:
+                    out[i, offset + column] = 1.0
+            offset += n_columns
+        if self.numeric:
+            numbers = frame.iloc[:, self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+            numbers = np.where(np.isnan(numbers), self.fill, numbers)
+            out[:, offset:] = (numbers - self.mean) / self.scale
         return out
 
 
