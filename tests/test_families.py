@@ -629,3 +629,9 @@ def test_onehot_written_out_matches_the_column_transformer():
     assert "_plan_cache" not in restored.__dict__
     np.testing.assert_allclose(restored.transform(test), expected, atol=1e-12)
     np.testing.assert_allclose(pre.transform(test[test.columns[::-1]]), expected, atol=1e-12)
+    # Refitted on other data, it reads the new transformer, not the first fit's plan.
+    other = test.assign(colour="only")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refitted = pre.fit_transform(other)
+    np.testing.assert_allclose(pre.transform(other), refitted, atol=1e-12)

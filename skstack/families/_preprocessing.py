@@ -266,6 +266,7 @@ class _FramePreprocessor(TransformerMixin, BaseEstimator):
             return self._ordinal(frame)
         frame = _strings_as_objects(frame)
         self.transformer_ = self._build(categorical_columns(frame))
+        self._plan_cache = None  # read from the new transformer when first needed
         out = self.transformer_.fit_transform(frame)
         return np.asarray(out, dtype=np.float64)
 
