@@ -366,6 +366,41 @@ def test_skipped_models_get_the_time_left_and_become_drop():
     assert sum(r.name == "slow" for r in clf.records_) == 1
 
 
+def test_a_second_pass_knows_the_first_folds_of_its_level():
+    from skstack.auto._estimators import _Trainer
+
+    clf = AutoStackClassifier(time_limit=60)
+    clf._budget, clf._first_folds = TimeBudget(60), {}
+    _Trainer(clf, 1, time.monotonic() + 5, ["a"])._saw_first_fold("lightgbm", 8.0)
+    # A later trainer of the same level (the second pass) does not retry a family whose
+    # first fold alone outlasts the time left; another level has seen nothing yet.
+    assert _Trainer(clf, 1, time.monotonic() + 5, ["a"])._no_time_for("lightgbm")
+    assert not _Trainer(clf, 1, time.monotonic() + 10, ["a"])._no_time_for("lightgbm")
+    assert not _Trainer(clf, 2, time.monotonic() + 5, ["a"])._no_time_for("lightgbm")
+
+
+def test_a_model_whose_libraries_are_loading_waits_for_the_second_pass(monkeypatch):
+    from skstack.families import Family
+
+    calls = []
+
+    def loading(family):  # knn's libraries load until its first turn has passed
+        calls.append(family.name)
+        return family.name == "knn" and calls.count("knn") == 1
+
+    monkeypatch.setattr(Family, "loading", loading)
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    clf = AutoStackClassifier(presets="good_quality", portfolio=TINY, n_stack_levels=0,
+                              time_limit=30, random_state=0).fit(X, y)
+    status = dict(zip(clf.leaderboard()["model"], clf.leaderboard()["status"]))
+    assert status == {"ensemble": "ok", "linear": "ok", "knn": "ok", "random_forest": "ok"}
+    assert calls.count("knn") == 2  # skipped once, fitted in the second pass
+    # Without a time limit nothing is skipped: the fit imports what it needs.
+    calls.clear()
+    clf.set_params(time_limit=None).fit(X, y)
+    assert "knn" not in calls
+
+
 def test_time_left_repeats_the_bags_that_predict_with_their_folds():
     X, y = make_classification(n_samples=300, n_features=5, random_state=0)
     portfolio = [PortfolioEntry("linear", {}, 2),

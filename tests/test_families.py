@@ -476,6 +476,64 @@ def test_max_time_raises_the_learning_rate_only_when_rounds_cannot_fit(family, r
     assert model.rate_scale_ == 1.0
 
 
+def test_a_rate_probe_cut_by_the_deadline_is_the_fitted_model(monkeypatch):
+    frame, signal = mixed_frame(n=300)
+    y = targets(signal, "multiclass")
+    (_, model), = build_estimators([PortfolioEntry("lightgbm", {"n_estimators": 10_000})],
+                                   task="classification")
+    fits = []
+    fit_until = FamilyModel._fit_until
+
+    def counting(self, estimator, *args):
+        fits.append(estimator.get_params()["n_estimators"])
+        return fit_until(self, estimator, *args)
+
+    monkeypatch.setattr(FamilyModel, "_fit_until", counting)
+    model.set_params(early_stopping=True, max_time=0.0).fit(frame, y)
+    # The 10-round probe stopped at the deadline after one round and left no time: it is
+    # the model; nothing trains a second time past the deadline.
+    assert fits == [10]
+    assert model.best_rounds_ == 1 and model.estimator_.booster_.current_iteration() == 1
+    assert model.time_shortfall_ == pytest.approx(20 / 0.2)
+    assert model.predict_proba(frame).shape == (300, 3)
+    # With time for both, the probe measures and the model trains.
+    fits.clear()
+    model.set_params(max_time=30.0, estimator__n_estimators=20).fit(frame, y)
+    assert fits == [10, 20]
+
+
+def test_preloading_imports_in_the_background(tmp_path, monkeypatch):
+    import sys
+    import time
+
+    from skstack.families import Family
+    from skstack.families import _base
+
+    (tmp_path / "skstack_slow_module.py").write_text("import time\ntime.sleep(0.5)\n")
+    (tmp_path / "skstack_broken_module.py").write_text("raise ImportError('broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(_base, "_LOADING", {})
+    for module in ("skstack_slow_module", "skstack_broken_module"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    slow, broken = (Family(name=name, modules=(module,), classifier="", regressor="",
+                           preprocessing="none", requires=(module,))
+                    for name, module in [("slow", "skstack_slow_module"),
+                                         ("broken", "skstack_broken_module")])
+    assert not slow.loading()  # never asked for: not loading
+    _base.preload_families([slow, slow])
+    assert slow.loading()
+    _base.preload_families([slow])  # already loading: no second import
+    assert list(_base._LOADING) == ["skstack_slow_module"]
+    give_up = time.monotonic() + 30
+    while slow.loading() and time.monotonic() < give_up:
+        time.sleep(0.02)
+    assert not slow.loading() and "skstack_slow_module" in sys.modules
+    # A failed import ends the loading too: the model's own fit reports the error.
+    _base.preload_families([broken])
+    _base._LOADING["skstack_broken_module"].wait(30)
+    assert not broken.loading() and "skstack_broken_module" not in sys.modules
+
+
 def test_refit_after_raised_rates_keeps_the_folds_rounds_times_rate():
     from lightgbm import LGBMClassifier
 

@@ -47,6 +47,7 @@ from .._scoring import (
 from .._selection import GreedyEnsembleSelector
 from .._stacking import StackLayer
 from ..families import build_estimators, family_of
+from ..families._base import preload_families
 from ..families.portfolios import PortfolioEntry
 from ._budget import TimeBudget
 from ._encoding import budgeted_encoder
@@ -290,6 +291,10 @@ class _BaseAutoStack(BaseEstimator):
         self.stacking_check_ = None
         self._seeds = check_random_state(self.random_state)
         self._n_folds = self.n_folds
+        self._first_folds = {}  # level -> family -> the first-fold times seen
+        if self._budget.limited:
+            preload_families(family_of(getattr(model, "estimator", model))
+                             for _, model in self._estimators(settings))
 
         encoder = (budgeted_encoder(X, self.column_types, self.time_limit, self._log)
                    if hasattr(X, "columns") else "passthrough")
@@ -327,7 +332,7 @@ class _BaseAutoStack(BaseEstimator):
         self.fit_time_ = self._budget.elapsed()
         self._log(1, f"done: {len(layers)} level(s), ensemble score "
                      f"{selector.ensemble_score_:.4f}, {self.fit_time_:.1f} s")
-        del self._budget, self._seeds, self._progress, self._n_folds  # fit-time state
+        del self._budget, self._seeds, self._progress, self._n_folds, self._first_folds
         return self
 
     def _fit_levels(self, X, y, sample_weight, groups, settings, plan, layers):
@@ -482,6 +487,7 @@ class _BaseAutoStack(BaseEstimator):
                 # The bags fitted before the starved one keep their folds: every bag's
                 # OOF predictions stay out-of-fold, whatever folds made them.
                 kept = trainer.fitted
+                self._first_folds.pop(level, None)  # times of larger folds than the next
                 self._n_folds = self.settings_["n_folds"] = fewer.n_folds
                 self._log(1, f"level {level}: {fewer}; it and the models after it get "
                              f"{fewer.n_folds} folds")
@@ -604,7 +610,9 @@ class _BaseAutoStack(BaseEstimator):
         one's score is optimistic (it stacks on predictions of those rows), so when it is
         not even higher, it cannot help on new rows and is dropped.
         """
-        upper, top = self._selection_among(layers[-1], None, y, sample_weight, plan, settings)
+        # Two selections share the time left: the first may take half of it.
+        upper, top = self._selection_among(layers[-1], None, y, sample_weight, plan, settings,
+                                           share=0.5)
         lower = layers[-2]
         lower.set_params(passthrough=False)
         trial, below = self._selection_among(lower, None, y, sample_weight, plan, settings)
@@ -662,11 +670,14 @@ class _BaseAutoStack(BaseEstimator):
             random_state=self._seeds.randint(_SEED_MAX),
         )
 
-    def _select(self, layer, y, sample_weight, plan, settings, prune=None):
-        """Caruana selection on the last level's OOF predictions, then pruning."""
+    def _select(self, layer, y, sample_weight, plan, settings, prune=None, share=1.0):
+        """Caruana selection on the last level's OOF predictions, then pruning.
+
+        ``share``: the part of the time left that the selection may take.
+        """
         prune = self.prune if prune is None else prune
         rows = slice(None) if plan is None else plan[0][1]
-        self._fit_selection_in_time(layer, y[rows], rows)
+        self._fit_selection_in_time(layer, y[rows], rows, share)
         features = layer._oof_predictions()
         features, y_sel = features.iloc[rows], y[rows]
         w_sel = None if sample_weight is None else sample_weight[rows]
@@ -687,12 +698,13 @@ class _BaseAutoStack(BaseEstimator):
                          f"{scores['linear']:.4f}, weighted average {scores['weighted']:.4f}")
         return selector
 
-    def _fit_selection_in_time(self, layer, y, rows):
+    def _fit_selection_in_time(self, layer, y, rows, share=1.0):
         """Keep only the best models by OOF score when selecting among all would overrun.
 
         Greedy selection scores every candidate at every step; one scorer call is timed and
-        the candidates are cut so that the selection fits in the time left (at least the
-        reserve's half, so a fit that ran late still selects among a few models).
+        the candidates are cut so that the selection fits in ``share`` of the time left (at
+        least that share of the reserve's half, so a fit that ran late still selects among
+        a few models).
         """
         if not self._budget.limited or len(layer.estimators_) <= 1:
             return
@@ -706,7 +718,7 @@ class _BaseAutoStack(BaseEstimator):
             score(values)
             timings.append(time.perf_counter() - start)
         per_call = max(min(timings), 1e-4) + 2e-4  # blending and bookkeeping
-        allowed = max(self._budget.remaining() - 0.5, 0.5 * self._budget.reserve())
+        allowed = share * max(self._budget.remaining() - 0.5, 0.5 * self._budget.reserve())
         # Each step scores every candidate; x3 for the blends, the pruned refit, the rest.
         affordable = max(1, int(allowed / (3 * self.n_iterations * per_call)))
         if affordable < len(layer.estimators_):
@@ -764,7 +776,7 @@ class _BaseAutoStack(BaseEstimator):
                 UserWarning, stacklevel=3)
         return [trial], selector
 
-    def _selection_among(self, layer, names, y, sample_weight, plan, settings):
+    def _selection_among(self, layer, names, y, sample_weight, plan, settings, share=1.0):
         """A pruned copy of ``layer`` (to the models ``names``, None: all) and its selector.
 
         The copy is shallow: the bags are shared, ``layer`` keeps all of its models.
@@ -772,7 +784,8 @@ class _BaseAutoStack(BaseEstimator):
         trial = copy.copy(layer)
         if names is not None:
             trial._keep(names)
-        return trial, self._select(trial, y, sample_weight, plan, settings, prune=True)
+        return trial, self._select(trial, y, sample_weight, plan, settings, prune=True,
+                                   share=share)
 
     def _measurement_batch(self, X, pipeline):
         """``infer_limit_batch_size``, cut so that timing it fits in the time left."""
@@ -1052,7 +1065,9 @@ class _Trainer:
         self.refold = refold  # whether a model's starved folds may ask for fewer folds
         self.kept = kept or {}  # name -> bag fitted before, returned as it is
         self.fitted = {}  # name -> bag fitted by this trainer or kept
-        self.first_folds = {}  # family -> the first-fold times seen in this level
+        # family -> the first-fold times seen in this level, by every trainer of the level:
+        # a second pass must not retry a model whose first fold alone outlasts its time.
+        self.first_folds = auto._first_folds.setdefault(level, {})
 
     def _check_folds(self, name, bag):
         """Raise :class:`_Refold` when the level's first timed model starved for time.
@@ -1119,6 +1134,12 @@ class _Trainer:
         family = _family_name(estimator)
         if not self.fallback and budget.limited and self._no_time_for(family):
             record.status = "skipped: no time left"
+            return None
+        if not self.fallback and budget.limited and family_of(
+                getattr(estimator, "estimator", estimator)).loading():
+            # Waiting for the import would spend this model's time on it.
+            record.status = "skipped: its libraries were still loading"
+            auto._log(2, f"  {name}: skipped (its libraries were still loading)")
             return None
         deadline = budget.model_deadline(self.level_deadline, models_left)
         start = time.monotonic()

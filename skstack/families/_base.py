@@ -8,6 +8,9 @@ preprocessing, the early stopping on the fold holdout that :class:`~skstack.Bagg
 hands it, and the thread setting. Adding a family is adding one :class:`Family` record.
 """
 
+import importlib
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -182,19 +185,61 @@ class Family:
 
         return all(find_spec(module) is not None for module in self.requires)
 
+    def loading(self):
+        """Whether :func:`preload_families` is still importing a module the family needs."""
+        return any(module in _LOADING and not _LOADING[module].is_set()
+                   for module in self.requires)
+
     def matches(self, estimator):
         cls = type(estimator)
         in_module = cls.__module__.startswith(self.modules)
         return in_module and (not self.classes or cls.__name__ in self.classes)
 
     def estimator_class(self, classification):
-        import importlib
-
         module, name = (self.classifier if classification else self.regressor).split(":")
         return getattr(importlib.import_module(module), name)
 
 
 _FAMILIES = {}
+_LOADING = {}  # module -> threading.Event set when its background import has ended
+_LOADING_LOCK = threading.Lock()
+
+
+def preload_families(families):
+    """Import the modules ``families`` need in a background thread.
+
+    torch and skorch take seconds to import (4.6 s on two cores). Imported by the first
+    network's fit, that time counts as its first fold, which under a time budget
+    overruns the model's share and misprojects its other folds. Started at the start of
+    a budgeted fit, the import overlaps the models before it instead; a failed import is
+    left for the model's own fit to report.
+
+    Parameters
+    ----------
+    families : iterable of Family
+        The families whose ``requires`` modules to import.
+    """
+    with _LOADING_LOCK:
+        modules = list(dict.fromkeys(
+            module for family in families for module in family.requires
+            if module not in sys.modules and module not in _LOADING))
+        if not modules:
+            return
+        done = threading.Event()
+        for module in modules:
+            _LOADING[module] = done
+
+    def load():
+        try:
+            for module in modules:
+                importlib.import_module(module)
+        except Exception:  # noqa: BLE001, S110 - the family's fit raises it again
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=load, name="skstack-preload", daemon=True).start()
+
 
 GENERIC = Family(name="generic", modules=(), classifier="", regressor="", preprocessing="onehot",
                  threads_param=None)
@@ -484,9 +529,11 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
             kwargs = _merge(kwargs, recipe.fit_kwargs(self._model_input(X_val)[0], y_val,
                                                       patience))
         deadline = self._deadline()
+        trained = False
         if stopping and deadline is not None and recipe.rate_param is not None:
-            self._fit_rate_to_time(Xm, y, kwargs, fit_params, recipe, deadline)
-        self._train(Xm, y, kwargs, fit_params, deadline)
+            trained = self._fit_rate_to_time(Xm, y, kwargs, fit_params, recipe, deadline)
+        if not trained:
+            self._train(Xm, y, kwargs, fit_params, deadline)
         if stopping:
             self.best_rounds_ = int(recipe.best_rounds(self.estimator_))
         return self
@@ -506,11 +553,15 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         one round without the fixed cost. When the rounds are still too few, the rate
         rises until they reach the units (at most to ``_MAX_RAISED_RATE``): a model that
         converges at a coarser rate beats one stopped early at a fine one.
+
+        The short fit stops at ``deadline`` too: where one round is slow (many classes,
+        many stacked features), its 10 rounds could outlast the whole allowance. When it
+        leaves less time than it took, it is the fitted model (returns True).
         """
         params = self.estimator_.get_params()
         rate, rounds = params.get(recipe.rate_param), params.get(recipe.rounds_param)
         if rate is None or rounds is None:
-            return
+            return False
         wanted = min(_RATE_UNITS, rate * rounds)
 
         def affordable(per_round):
@@ -523,26 +574,34 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         def timed_fit(n_rounds):
             probe = clone(self.estimator_).set_params(**{recipe.rounds_param: n_rounds})
             start = time.monotonic()
-            probe.fit(Xm, y, **kwargs, **fit_params)
-            return time.monotonic() - start
+            self._fit_until(probe, Xm, y, kwargs, fit_params, deadline)
+            return probe, time.monotonic() - start
 
         short, long = _PROBE_ROUNDS
-        short_time = timed_fit(short)
+        highest = max(rate, _MAX_RAISED_RATE)
+        probe, short_time = timed_fit(short)
+        if deadline - time.monotonic() < short_time:
+            # No time to train again: the probe, stopped at the deadline, is the model
+            # (CatBoost refuses new params once fitted: it keeps the probe's round count).
+            self.estimator_ = probe
+            self.time_shortfall_ = max(1.0, wanted / highest
+                                       / max(1, recipe.best_rounds(probe)))
+            return True
         per_round = short_time / short
         self.time_shortfall_ = 1.0
         if not too_few(per_round):
-            return
+            return False
         if long / short * short_time < 0.1 * (deadline - time.monotonic()):
-            long_time = timed_fit(long)
+            long_time = timed_fit(long)[1]
             per_round = max((long_time - short_time) / (long - short),
                             0.25 * long_time / long)
             if not too_few(per_round):
-                return
-        highest = max(rate, _MAX_RAISED_RATE)
+                return False
         raised = min(highest, wanted / affordable(per_round))
         self.estimator_.set_params(**{recipe.rate_param: raised})
         self.rate_scale_ = raised / rate
         self.time_shortfall_ = max(1.0, wanted / highest / affordable(per_round))
+        return False
 
     def _train(self, Xm, y, kwargs, fit_params, deadline=None):
         """Fit the configured model, stopping at ``deadline`` where the family can."""
@@ -553,23 +612,27 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
             warnings.warn(f"{type(self.estimator_).__name__} does not support sample_weight: "
                           "it is fitted without the weights.", UserWarning, stacklevel=2)
             fit_params = {k: v for k, v in fit_params.items() if k != "sample_weight"}
+        self._fit_until(self.estimator_, Xm, y, kwargs, fit_params, deadline)
+
+    def _fit_until(self, estimator, Xm, y, kwargs, fit_params, deadline):
+        """Fit ``estimator``, stopping at ``deadline`` (None: never) where the family can."""
+        family = self.family_
         if deadline is None or (family.deadline is None and family.grow is None):
-            self.estimator_.fit(Xm, y, **kwargs, **fit_params)
+            estimator.fit(Xm, y, **kwargs, **fit_params)
             return
         if family.deadline is not None:
-            params, deadline_kwargs = family.deadline(self.estimator_, deadline)
-            configured = {key: self.estimator_.get_params()[key] for key in params}
-            self.estimator_.set_params(**params)
+            params, deadline_kwargs = family.deadline(estimator, deadline)
+            configured = {key: estimator.get_params()[key] for key in params}
+            estimator.set_params(**params)
             try:
-                self.estimator_.fit(Xm, y, **_merge(kwargs, deadline_kwargs), **fit_params)
+                estimator.fit(Xm, y, **_merge(kwargs, deadline_kwargs), **fit_params)
             finally:
                 # The deadline hook holds a clock value and, for XGBoost, a local class
                 # that cannot be pickled: the fitted model keeps its configured params.
                 if configured:
-                    self.estimator_.set_params(**configured)
+                    estimator.set_params(**configured)
             return
-        family.grow(self.estimator_, lambda model: model.fit(Xm, y, **kwargs, **fit_params),
-                    deadline)
+        family.grow(estimator, lambda model: model.fit(Xm, y, **kwargs, **fit_params), deadline)
 
     def fit(self, X, y, **fit_params):
         """Preprocess and fit; with ``early_stopping=True``, early-stop on a holdout.
