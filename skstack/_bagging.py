@@ -514,13 +514,14 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         return self._fit_validated(X, y, fit_params, groups)
 
     def _fit_validated(self, X, y, fit_params, groups, plan=None, deadline=None, shared=None,
-                       fill_uncovered=True):
+                       fill_uncovered=True, limit=None):
         """Fit validated data: one native-OOF model, or fold models over ``plan``.
 
         A :class:`StackLayer` passes the plan it shares among its bags. With a ``deadline``
         (a :func:`time.monotonic` value), models with a ``max_time`` get their share of the
         time left, and after the first fold the bag raises :class:`BudgetExceeded` if the
-        other folds project past the deadline (the time-budgeted fits of ``skstack.auto``).
+        other folds project past the deadline (the time-budgeted fits of ``skstack.auto``);
+        a later ``limit`` lets them end up to it rather than be skipped or shortened.
         ``shared`` is the layer's store of fitted preprocessing, by what it computes.
         ``fill_uncovered=False`` leaves NaN in ``oof_pred_`` for rows that no fold held out,
         instead of predicting them with the models that saw them (a holdout split whose
@@ -540,7 +541,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
                 groups=groups,
                 random_state=self.random_state,
             )
-        return self._fit_plan(Xp, y, plan, fit_params, template, deadline, fill_uncovered)
+        return self._fit_plan(Xp, y, plan, fit_params, template, deadline, fill_uncovered,
+                              limit)
 
     def _split_preprocessing(self):
         """The unfitted shared preprocessing (or None) and the template of the fold models."""
@@ -582,14 +584,15 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             self.classes_ = classes
         return X, y
 
-    def _fit_plan(self, X, y, plan, fit_params, template, deadline=None, fill_uncovered=True):
+    def _fit_plan(self, X, y, plan, fit_params, template, deadline=None, fill_uncovered=True,
+                  limit=None):
         """Fit one model per fold of ``plan`` on preprocessed ``X``; assemble the OOF."""
         start = perf_counter()
         self.oof_method_ = response_method(self.estimator)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(_SEED_MAX, size=len(plan) + 1)
         results, template = self._train_folds(template, X, y, plan, fit_params, seeds,
-                                              deadline, self.refit_full)
+                                              deadline, self.refit_full, limit)
         self.estimators_ = [estimator for estimator, _, _ in results]
         self._native_fit = False
         self.fold_fit_times_ = np.array([fit_time for _, _, fit_time in results])
@@ -599,11 +602,13 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             self.full_estimator_ = self._fit_full(X, y, fit_params, seeds[-1], template)
         return self._finish(y, fit_params, start)
 
-    def _train_folds(self, template, X, y, plan, fit_params, seeds, deadline, extra_rounds):
+    def _train_folds(self, template, X, y, plan, fit_params, seeds, deadline, extra_rounds,
+                     limit=None):
         """The ``(model, predictions, seconds)`` of every fold, and the template used last.
 
         With a ``deadline``, the rounds of parallel folds and ``extra_rounds`` more (the
-        refit) share the time equally; the first fold projects the others (``_replan``).
+        refit) share the time equally; the first fold projects the others (``_replan``,
+        which lets them end up to ``limit``).
         """
         workers, threads = thread_budget(self.n_jobs, len(plan))
         if deadline is None:
@@ -616,7 +621,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         first_start = time.monotonic()
         results = self._fit_folds(template, X, y, plan[:1], fit_params, seeds, 1, threads)
         template = self._replan(
-            template, time.monotonic() - first_start, rounds - 1, deadline, first_start
+            template, time.monotonic() - first_start, rounds - 1, deadline, first_start, limit
         )
         results += self._fit_folds(
             template, X, y, plan[1:], fit_params, seeds[1:], workers, threads
@@ -667,20 +672,23 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             for (train, test), seed in zip(plan, seeds)
         )
 
-    def _replan(self, template, first_fold_time, rounds_left, deadline, first_start):
+    def _replan(self, template, first_fold_time, rounds_left, deadline, first_start,
+                limit=None):
         """The template for the other folds, or :class:`BudgetExceeded` if they cannot finish.
 
         The first fold's time projects the others. When that ends past the deadline (with
-        10% of the bag's allowance as slack, so that models cut at their share are kept) and
-        the model has a ``max_time``, the other folds get a shorter one: the time left per
-        round less what the first fold spent outside training (preprocessing, predicting).
-        A model left with under a quarter of its first share is skipped.
+        10% of the bag's allowance as slack, so that models cut at their share are kept; or
+        up to a later ``limit``: time the caller lets the bag borrow) and the model has a
+        ``max_time``, the other folds get a shorter one: the time left per round to the
+        deadline less what the first fold spent outside training (preprocessing,
+        predicting). A model left with under a quarter of its first share is skipped.
         """
         if rounds_left == 0:  # a single fold (a holdout): done, whatever it cost
             return template
         now = time.monotonic()
         projected_end = now + first_fold_time * rounds_left
-        if projected_end <= deadline + 0.1 * max(0.0, deadline - first_start):
+        slack_end = deadline + 0.1 * max(0.0, deadline - first_start)
+        if projected_end <= max(slack_end, limit or slack_end):
             return template
         max_time = template.get_params(deep=False).get("max_time")
         if max_time:

@@ -231,7 +231,8 @@ class StackLayer(TransformerMixin, _BaseComposition):
         """Fit every active model as a bag over one shared fold plan.
 
         ``fit_member(name, estimator, fit)``, when given, runs each model's fit:
-        ``fit(deadline=None)`` returns the fitted bag, and ``fit_member`` returns it, or None
+        ``fit(deadline=None, limit=None)`` returns the fitted bag (see
+        ``BaggedOOFEstimator._fit_validated``), and ``fit_member`` returns it, or None
         to leave the model out (how ``skstack.auto`` applies its time budget and skips
         failing models). ``fill_uncovered``: see ``BaggedOOFEstimator._fit_validated``.
         """
@@ -262,9 +263,9 @@ class StackLayer(TransformerMixin, _BaseComposition):
             bag = BaggedOOFEstimator(clone(estimator), **bag_params)
             bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
 
-            def fit(deadline=None, bag=bag):
+            def fit(deadline=None, limit=None, bag=bag):
                 return bag._fit_validated(X, y_model, dict(fit_params), groups, plan, deadline,
-                                          shared, fill_uncovered)
+                                          shared, fill_uncovered, limit)
 
             fitted = fit() if fit_member is None else fit_member(name, estimator, fit)
             if fitted is not None:

@@ -343,8 +343,11 @@ def test_budget_allocation():
     assert model - time.monotonic() == pytest.approx(0.2 * 47.5, abs=0.1)
     model = budget.model_deadline(level, models_left=2)
     assert model - time.monotonic() == pytest.approx(47.5, abs=0.1)
+    # A model may end past its deadline by a quarter of the level's time beyond it.
+    assert budget.model_limit(level, model) == pytest.approx(model + 0.25 * (level - model))
     unlimited = TimeBudget(None)
     assert unlimited.level_deadline(1) is None and unlimited.reserve() == 0
+    assert unlimited.model_limit(None, None) is None
 
 
 def test_skipped_models_get_the_time_left_and_become_drop():

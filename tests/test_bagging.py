@@ -384,6 +384,10 @@ def test_deadline_projection_skips_a_bag_that_cannot_finish(binary_data):
     assert time.monotonic() - start < 0.5  # stopped after the first fold
     fitted = bag._fit_validated(X, y, {}, None, deadline=time.monotonic() + 5)
     assert len(fitted.estimators_) == 5
+    # A limit past the projected end lets the bag borrow the time instead of being skipped.
+    fitted = bag._fit_validated(X, y, {}, None, deadline=time.monotonic() + 0.5,
+                                limit=time.monotonic() + 5)
+    assert len(fitted.estimators_) == 5
 
 
 class _Float32Probabilities(ClassifierMixin, BaseEstimator):

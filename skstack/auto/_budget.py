@@ -14,7 +14,12 @@ How the time is split:
   portfolio still trains its first models well rather than every model a little;
 - the bag of each model gets its deadline: boosting, forests and networks stop training
   at their share of it, and a bag whose first fold projects past it is skipped
-  (:class:`~skstack._bagging.BudgetExceeded`).
+  (:class:`~skstack._bagging.BudgetExceeded`) or, for those that stop, shortened; unless
+  the projection ends within its **limit**: a model may borrow a quarter of the level's
+  time beyond its allowance. A model whose preprocessing and predictions cost more than
+  its training (a linear model on thousands of stacked columns) would otherwise be
+  skipped for a fraction of a second, as AutoGluon, which lets each model use all the
+  time left, would not.
 
 All times are :func:`time.monotonic` values; a budget without a limit gives no deadlines.
 """
@@ -25,6 +30,7 @@ import time
 __all__ = ["TimeBudget"]
 
 FIRST_LEVEL_WEIGHT = 2.0
+BORROWED_SHARE = 0.25
 
 
 class TimeBudget:
@@ -79,6 +85,12 @@ class TimeBudget:
         left = max(0.0, level_deadline - now)
         allowance = min(left, max(2.0 * left / max(1, models_left), 0.2 * left))
         return now + allowance
+
+    def model_limit(self, level_deadline, model_deadline):
+        """How late a model that projects past ``model_deadline`` may still end."""
+        if level_deadline is None:
+            return None
+        return model_deadline + BORROWED_SHARE * max(0.0, level_deadline - model_deadline)
 
     def exhausted(self, deadline=None):
         """Whether no useful time is left before ``deadline`` (or the budget's end)."""

@@ -1144,7 +1144,7 @@ class _Trainer:
         deadline = budget.model_deadline(self.level_deadline, models_left)
         start = time.monotonic()
         try:
-            bag = fit(deadline)
+            bag = fit(deadline, budget.model_limit(self.level_deadline, deadline))
         except KeyboardInterrupt:
             auto._interrupt()
             record.status = "skipped: interrupted"
