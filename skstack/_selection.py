@@ -66,6 +66,19 @@ def align_proba(proba, classes, all_classes):
     return out
 
 
+def blend_response(task, blend):
+    """Blend of predictions -> what the scorer or the user receives."""
+    if task == "regression":
+        return blend
+    if blend.ndim == 1:
+        positive = np.clip(blend, 0.0, 1.0)
+        return np.column_stack([1.0 - positive, positive])
+    blend = np.clip(blend, 0.0, None)
+    sums = blend.sum(axis=1, keepdims=True)
+    # A row of all-zero probabilities carries no preference: make it uniform.
+    return np.divide(blend, sums, out=np.full_like(blend, 1 / blend.shape[1]), where=sums > 0)
+
+
 def _fit_weighted(model, X, y, sample_weight):
     if sample_weight is None:
         return model.fit(X, y)
@@ -79,11 +92,18 @@ def _first_best(trajectory):
     return int(np.flatnonzero(trajectory >= best - 1e-12 * max(1.0, abs(best)))[0])
 
 
-def _select(preds, score, n_iterations, sorted_initialization, rng):
+def _out_of_time(deadline, history):
+    """Whether a selection past ``deadline`` (None: never) stops; the first step is always
+    taken, so that the selection holds a model."""
+    return deadline is not None and len(history) > 0 and time.monotonic() >= deadline
+
+
+def _select(preds, score, n_iterations, sorted_initialization, rng, deadline=None):
     """Forward selection with replacement over ``preds`` (models on axis 0).
 
     Returns the integer count of every model and the score after each added model, with the
     trajectory cut at its best point. Ties prefer models already chosen, then a seeded pick.
+    Past ``deadline`` (a :func:`time.monotonic` value) no more models are added.
     """
     n_models = len(preds)
     if n_models == 1:  # every step would add the same model: its blend never changes
@@ -94,13 +114,15 @@ def _select(preds, score, n_iterations, sorted_initialization, rng):
         singles = np.array([score(p) for p in preds])
         order = np.argsort(-singles, kind="stable")
         for model in order[: min(n_models, n_iterations)]:
+            if _out_of_time(deadline, history):
+                break
             total += preds[model]
             history.append(model)
             trajectory.append(score(total / len(history)))
         keep = _first_best(trajectory) + 1
         history, trajectory = history[:keep], trajectory[:keep]
         total = preds[history].sum(axis=0)
-    while len(history) < n_iterations:
+    while len(history) < n_iterations and not _out_of_time(deadline, history):
         size = len(history) + 1
         scores = np.array([score((total + p) / size) for p in preds])
         ties = np.flatnonzero(np.isclose(scores, scores.max(), rtol=1e-12, atol=0.0))
@@ -173,6 +195,12 @@ class GreedyEnsembleSelector(BaseEstimator):
     combiner_time_limit : float, default=None
         Seconds the ``"auto"`` check may take: when its first fold projects past them, the
         weighted average is kept. None means no limit.
+
+    time_limit : float, default=None
+        Seconds the greedy selection may take: once they have passed, no more models are
+        added (the first always is) and the ensemble is the best of the steps taken. None
+        means no limit. Under a time budget, a selection among many models with a slow
+        metric (log loss over many classes) then cannot overrun it.
 
     random_state : int, RandomState instance or None, default=None
         Seeds tie-breaking, model bagging and the combiner's folds.
@@ -255,6 +283,7 @@ class GreedyEnsembleSelector(BaseEstimator):
         "bag_fraction": [Interval(Real, 0, 1, closed="right")],
         "combiner": [StrOptions({"weighted", "linear", "auto"})],
         "combiner_time_limit": [None, Interval(Real, 0, None, closed="left")],
+        "time_limit": [None, Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -270,6 +299,7 @@ class GreedyEnsembleSelector(BaseEstimator):
         bag_fraction=0.5,
         combiner="weighted",
         combiner_time_limit=None,
+        time_limit=None,
         random_state=None,
     ):
         self.task = task
@@ -281,6 +311,7 @@ class GreedyEnsembleSelector(BaseEstimator):
         self.bag_fraction = bag_fraction
         self.combiner = combiner
         self.combiner_time_limit = combiner_time_limit
+        self.time_limit = time_limit
         self.random_state = random_state
 
     def _declared_task(self):
@@ -313,16 +344,7 @@ class GreedyEnsembleSelector(BaseEstimator):
         return np.asarray(firsts, dtype=object)
 
     def _response(self, blend):
-        """Blend of predictions -> what the scorer or the user receives."""
-        if self.task_ == "regression":
-            return blend
-        if blend.ndim == 1:
-            positive = np.clip(blend, 0.0, 1.0)
-            return np.column_stack([1.0 - positive, positive])
-        blend = np.clip(blend, 0.0, None)
-        sums = blend.sum(axis=1, keepdims=True)
-        # A row of all-zero probabilities carries no preference: make it uniform.
-        return np.divide(blend, sums, out=np.full_like(blend, 1 / blend.shape[1]), where=sums > 0)
+        return blend_response(self.task_, blend)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -384,10 +406,12 @@ class GreedyEnsembleSelector(BaseEstimator):
         if self.bagging:
             size = max(1, round(self.bag_fraction * len(preds)))
             runs = [rng.choice(len(preds), size=size, replace=False) for _ in range(self.n_bags)]
+        deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
         counts, trajectories = np.zeros(len(preds), dtype=np.intp), []
         for models in runs:
             run_counts, trajectory = _select(
-                preds[models], score, self.n_iterations, self.sorted_initialization, rng
+                preds[models], score, self.n_iterations, self.sorted_initialization, rng,
+                deadline,
             )
             counts[models] += run_counts
             trajectories.append(trajectory)

@@ -251,3 +251,31 @@ def test_linear_combiner_for_regression_labels_and_weights():
                                       random_state=0).fit(X, labels, sample_weight=weights)
     assert set(plain.predict(X)) <= {"no", "yes"}
     assert weighted.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
+
+
+def test_time_limit_stops_adding_models_after_the_first():
+    X, y = _binary_predictions()
+    X = np.c_[X, X[:, ::-1]]  # four models, and steps that keep improving for a while
+    calls = []
+
+    def slow(blend):  # every score costs 10 ms
+        import time
+
+        calls.append(1)
+        time.sleep(0.01)
+        return -np.mean((blend - y) ** 2)
+
+    counts, trajectory = _select(X.T.copy(), slow, 25, False, np.random.RandomState(0),
+                                 deadline=0.0)  # long past
+    assert counts.sum() == 1 and len(trajectory) == 1 and len(calls) == X.shape[1]
+    for sorted_initialization in (False, True):
+        selector = GreedyEnsembleSelector(task="classification", time_limit=0.0,
+                                          sorted_initialization=sorted_initialization,
+                                          random_state=0).fit(X, y)
+        assert selector.counts_.sum() == 1  # one model: a usable ensemble
+        assert selector.predict_proba(X).shape == (len(y), 2)
+    unlimited = GreedyEnsembleSelector(task="classification", random_state=0).fit(X, y)
+    assert len(unlimited.trajectory_[0]) >= 1
+    assert GreedyEnsembleSelector(task="classification", time_limit=60,
+                                  random_state=0).fit(X, y).counts_.tolist() == (
+        unlimited.counts_.tolist())
