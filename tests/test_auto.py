@@ -155,10 +155,32 @@ def test_stacking_with_and_without_the_check():
     assert check["decision"] in ("stack", "no stacking")
     assert check["check_rows"] == round(800 / 9)
     assert 0 <= check["level2_wins"] <= 1
+    assert check["stacker"] is None  # the linear model is one of the three candidates
     if check["decision"] == "stack":
         assert check["level2_score"] > check["level1_score"] and check["level2_wins"] >= 0.75
     n_levels = 2 if check["decision"] == "stack" else 1
     assert checked.fit_summary()["n_levels"] == n_levels
+
+
+def test_the_check_stacks_with_the_second_level_first_model_too():
+    from types import SimpleNamespace
+
+    clf = AutoStackClassifier(portfolio=TINY, time_limit=100)
+    clf._budget, clf._task = TimeBudget(100), "classification"
+    settings = {"portfolio": TINY}
+    scores = {"a": 0.9, "b": 0.8, "c": 0.7, "linear": 0.5}
+    first = SimpleNamespace(oof_scores_=scores, fit_times_=dict.fromkeys(scores, 1.0))
+    # The best three (2 levels each: 1.8 x 1 s) and the linear model, which the real second
+    # level trains first, above them (0.9 x 1 s): within the check's 10 s.
+    candidates, stacker = clf._check_candidates(first, settings)
+    assert candidates == ["a", "b", "c"]
+    assert stacker[0] == "linear_l2" and stacker[2] == 1.0
+    first.fit_times_["linear"] = 6.0  # 5.4 + 5.4 s: no time for it
+    assert clf._check_candidates(first, settings) == (["a", "b", "c"], None)
+    scores["linear"] = 0.95  # already a candidate: no stacker on top
+    first.fit_times_["linear"] = 1.0
+    candidates, stacker = clf._check_candidates(first, settings)
+    assert "linear" in candidates and stacker is None
 
 
 def test_a_second_level_that_selects_worse_out_of_fold_is_dropped(monkeypatch):

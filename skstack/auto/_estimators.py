@@ -10,7 +10,6 @@ that fail or cannot finish, the stacked-overfitting check, and the record of it 
 """
 
 import copy
-import functools
 import math
 import time
 import warnings
@@ -41,10 +40,8 @@ from .._bagging import BudgetExceeded
 from .._scoring import (
     default_score,
     prediction_scorer,
-    resolve_scorer,
-    score_predictions,
 )
-from .._selection import GreedyEnsembleSelector
+from .._selection import GreedyEnsembleSelector, blend_response
 from .._stacking import StackLayer
 from ..families import build_estimators, family_of
 from ..families._base import preload_families
@@ -528,14 +525,17 @@ class _BaseAutoStack(BaseEstimator):
         the time). Here only the best first-level models that fit in a tenth of the time
         limit are refitted, on 8/9 of the rows, as a small two-level stack; both levels'
         ensembles then score the held-out ninth, and stacking is kept only when the second
-        level scores higher.
+        level scores higher. The second level of the check also holds the model the real
+        second level trains first (the portfolio's highest priority: the linear model),
+        when time allows: a stacker on the candidates' predictions that their own copies
+        above them are not.
         """
         if not self.dynamic_stacking:
             self.stacking_check_ = {"decision": "stack", "reason": "dynamic_stacking=False"}
             return True
         if self.interrupted_:
             return False
-        candidates = self._check_candidates(first)
+        candidates, stacker = self._check_candidates(first, settings)
         if not candidates:
             self.stacking_check_ = {"decision": "no stacking",
                                     "reason": "no time to check that stacking helps"}
@@ -556,16 +556,21 @@ class _BaseAutoStack(BaseEstimator):
         start, check_time = time.monotonic(), self._check_time()
         costs = {name: first.fit_times_[name] for name in candidates}
         estimators = [(name, first.named_estimators[name]) for name in candidates]
+        above = [(f"{name}_l2", est) for name, est in estimators]
+        above_costs = {f"{name}_l2": cost for name, cost in costs.items()}
+        if stacker is not None:
+            above.insert(0, stacker[:2])
+            above_costs[stacker[0]] = stacker[2]
         check_settings = dict(settings, refit_full=False)
         try:
             member = _DeadlineMember(self, start + check_time / 2, costs)
             level1 = self._fit_layer(self._layer(estimators, check_settings, None, seed),
                                      X_fit, y_fit, w_fit, pick(groups, fit_rows), member)
             stacked = _oof_frame(level1, X_fit)
-            level2 = self._layer([(f"{name}_l2", est) for name, est in estimators],
-                                 check_settings, None, seed + 1).set_params(passthrough=False)
-            member = _DeadlineMember(self, start + check_time,
-                                     {f"{name}_l2": cost for name, cost in costs.items()})
+            level2 = self._layer(above, check_settings, None, seed + 1).set_params(
+                passthrough=False)
+            member = _DeadlineMember(self, start + check_time, above_costs,
+                                     optional=() if stacker is None else (stacker[0],))
             self._fit_layer(level2, stacked, y_fit, w_fit, pick(groups, fit_rows), member)
         except (_Interrupted, BudgetExceeded, ValueError) as error:
             self.stacking_check_ = {"decision": "no stacking",
@@ -579,8 +584,13 @@ class _BaseAutoStack(BaseEstimator):
         level1.set_params(passthrough=False)
         first = self._check_predictions(level1, y_fit, w_fit, level1.transform(X_check))
         second = self._check_predictions(level2, y_fit, w_fit, level2.transform(stacked_check))
-        score = functools.partial(score_predictions, resolve_scorer(self._scoring(), None),
-                                  classes=getattr(level1, "classes_", None))
+        classes = getattr(level1, "classes_", None)
+
+        def score(y_true, values, sample_weight=None):
+            # NumPy fast paths for the common metrics: the bootstrap scores 200 times.
+            return prediction_scorer(self._scoring(), None, y_true, classes=classes,
+                                     sample_weight=sample_weight)(values)
+
         first_score = score(y_check, first, sample_weight=w_check)
         second_score = score(y_check, second, sample_weight=w_check)
         wins = _share_of_wins(score, y_check, w_check, first, second, seed)
@@ -588,6 +598,7 @@ class _BaseAutoStack(BaseEstimator):
         self.stacking_check_ = {
             "decision": "stack" if helps else "no stacking",
             "models": candidates,
+            "stacker": None if stacker is None else stacker[0],
             "level1_score": first_score,
             "level2_score": second_score,
             "level2_wins": wins,
@@ -635,8 +646,9 @@ class _BaseAutoStack(BaseEstimator):
         level_share = (self._budget.remaining() - self._budget.reserve()) / 2
         return max(0.0, min(_CHECK_SHARE * self.time_limit, level_share))
 
-    def _check_candidates(self, first):
-        """The best first-level models whose refit (two levels on 8/9 of the rows) fits."""
+    def _check_candidates(self, first, settings):
+        """The best first-level models whose refit (two levels on 8/9 of the rows) fits, and
+        the ``(name, estimator, cost)`` of the second level's first model, or None."""
         allowed = self._check_time()
         ranked = sorted(first.oof_scores_, key=lambda name: -first.oof_scores_[name])
         chosen, cost = [], 0.0
@@ -646,7 +658,17 @@ class _BaseAutoStack(BaseEstimator):
             if cost + model_cost <= allowed:
                 chosen.append(name)
                 cost += model_cost
-        return chosen
+        above = self._estimators(settings, level=2)
+        if not above:
+            return chosen, None
+        name, estimator = above[0]
+        below = name.removesuffix("_l2")
+        if not chosen or below in chosen or below not in first.fit_times_:
+            return chosen, None
+        # One level on 8/9 of the rows, priced at its first-level bag's time.
+        if cost + 0.9 * first.fit_times_[below] > allowed:
+            return chosen, None
+        return chosen, (name, estimator, first.fit_times_[below])
 
     def _check_predictions(self, layer, y, sample_weight, check_features):
         """Holdout predictions of the ensemble selected on ``layer``'s OOF predictions."""
@@ -657,7 +679,8 @@ class _BaseAutoStack(BaseEstimator):
 
     # ---- ensemble ------------------------------------------------------------------------
 
-    def _selector(self, combiner="weighted"):
+    def _selector(self, combiner="weighted", until=None):
+        """A selector; ``until`` (a :func:`time.monotonic` value) ends its greedy steps."""
         time_left = None
         if combiner == "auto" and self._budget.limited:
             time_left = max(0.0, self._budget.remaining() - 0.2)
@@ -667,23 +690,30 @@ class _BaseAutoStack(BaseEstimator):
             n_iterations=self.n_iterations,
             combiner=combiner,
             combiner_time_limit=time_left,
+            time_limit=None if until is None else max(0.0, until - time.monotonic()),
             random_state=self._seeds.randint(_SEED_MAX),
         )
 
     def _select(self, layer, y, sample_weight, plan, settings, prune=None, share=1.0):
         """Caruana selection on the last level's OOF predictions, then pruning.
 
-        ``share``: the part of the time left that the selection may take.
+        ``share``: the part of the time left that the selection may take. The candidates are
+        cut to what fits in it; should the selection still run late (a busy machine), its
+        greedy steps stop at the end of it.
         """
         prune = self.prune if prune is None else prune
         rows = slice(None) if plan is None else plan[0][1]
-        self._fit_selection_in_time(layer, y[rows], rows, share)
+        until = None
+        if self._budget.limited:
+            allowed = share * max(self._budget.remaining() - 0.5, 0.5 * self._budget.reserve())
+            until = time.monotonic() + allowed
+            self._fit_selection_in_time(layer, y[rows], rows, allowed)
         features = layer._oof_predictions()
         features, y_sel = features.iloc[rows], y[rows]
         w_sel = None if sample_weight is None else sample_weight[rows]
         # The combiner is chosen once, on the final candidates (its check refits 6 times):
         # with pruning, after the candidates are cut to the models the selection uses.
-        selector = self._selector("weighted" if prune else self.combiner)
+        selector = self._selector("weighted" if prune else self.combiner, until)
         selector.fit(features, y_sel, sample_weight=w_sel)
         used = [name for name, weight in selector.weights_.items() if weight > 0]
         if prune and (len(used) < len(layer.estimators_) or self.combiner != "weighted"):
@@ -691,22 +721,23 @@ class _BaseAutoStack(BaseEstimator):
             # them, and the pipeline then predicts with those models alone.
             layer._keep(used)
             features = features[layer.get_feature_names_out()]
-            selector = self._selector(self.combiner).fit(features, y_sel, sample_weight=w_sel)
+            selector = self._selector(self.combiner, until).fit(features, y_sel,
+                                                                 sample_weight=w_sel)
         if selector.combiner_scores_ is not None:
             scores = selector.combiner_scores_
             self._log(1, f"combiner {selector.combiner_}: cross-validated linear "
                          f"{scores['linear']:.4f}, weighted average {scores['weighted']:.4f}")
         return selector
 
-    def _fit_selection_in_time(self, layer, y, rows, share=1.0):
+    def _fit_selection_in_time(self, layer, y, rows, allowed):
         """Keep only the best models by OOF score when selecting among all would overrun.
 
-        Greedy selection scores every candidate at every step; one scorer call is timed and
-        the candidates are cut so that the selection fits in ``share`` of the time left (at
-        least that share of the reserve's half, so a fit that ran late still selects among
+        Greedy selection scores every candidate at every step; one step's blend and score
+        are timed and the candidates are cut so that the selection fits in ``allowed``
+        seconds (at least the reserve's half, so a fit that ran late still selects among
         a few models).
         """
-        if not self._budget.limited or len(layer.estimators_) <= 1:
+        if len(layer.estimators_) <= 1:
             return
         best = max(layer.oof_scores_, key=layer.oof_scores_.get)
         score = prediction_scorer(self._scoring(), None, y,
@@ -715,11 +746,10 @@ class _BaseAutoStack(BaseEstimator):
         timings = []
         for _ in range(3):  # the fastest of three: a first call pays one-off set-up costs
             start = time.perf_counter()
-            score(values)
+            score(blend_response(self._task, (values + values) / 2))  # as a step does
             timings.append(time.perf_counter() - start)
-        per_call = max(min(timings), 1e-4) + 2e-4  # blending and bookkeeping
-        allowed = share * max(self._budget.remaining() - 0.5, 0.5 * self._budget.reserve())
-        # Each step scores every candidate; x3 for the blends, the pruned refit, the rest.
+        per_call = max(min(timings), 1e-4) + 1e-4  # bookkeeping
+        # Each step scores every candidate; x3 for the pruned refit and the rest.
         affordable = max(1, int(allowed / (3 * self.n_iterations * per_call)))
         if affordable < len(layer.estimators_):
             ranked = sorted(layer.oof_scores_, key=lambda name: -layer.oof_scores_[name])
@@ -1276,12 +1306,14 @@ def _family_name(model):
 
 class _DeadlineMember:
     """``fit_member`` of the stacking check: models share the time to ``deadline`` in
-    proportion to their ``costs`` (name -> seconds); any problem aborts."""
+    proportion to their ``costs`` (name -> seconds); any problem aborts, except that the
+    ``optional`` models are left out when they run out of time."""
 
-    def __init__(self, auto, deadline, costs):
+    def __init__(self, auto, deadline, costs, optional=()):
         self.auto = auto
         self.deadline = None if math.isinf(deadline) else deadline
         self.costs = dict(costs)  # the models not yet fitted
+        self.optional = set(optional)
 
     def __call__(self, name, estimator, fit):
         cost = self.costs.pop(name, 0.0)
@@ -1297,6 +1329,10 @@ class _DeadlineMember:
         except KeyboardInterrupt:
             self.auto._interrupt()
             raise _Interrupted from None
+        except BudgetExceeded:
+            if name in self.optional:
+                return None
+            raise
 
 
 class AutoStackClassifier(ClassifierMixin, _BaseAutoStack):

@@ -605,7 +605,6 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
 
     def _train(self, Xm, y, kwargs, fit_params, deadline=None):
         """Fit the configured model, stopping at ``deadline`` where the family can."""
-        family = self.family_
         if "sample_weight" in fit_params and not has_fit_parameter(self.estimator_,
                                                                    "sample_weight"):
             # A portfolio mixes families; one that cannot weight rows still contributes.
