@@ -608,7 +608,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
 
         With a ``deadline``, the rounds of parallel folds and ``extra_rounds`` more (the
         refit) share the time equally; the first fold projects the others (``_replan``,
-        which lets them end up to ``limit``).
+        which lets them end up to ``limit``). A refit trains on every row, more than a
+        fold's: it counts as that many times a fold (2 with two folds).
         """
         workers, threads = thread_budget(self.n_jobs, len(plan))
         if deadline is None:
@@ -620,9 +621,9 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         template = with_max_time(template, 0.85 * (deadline - time.monotonic()) / rounds)
         first_start = time.monotonic()
         results = self._fit_folds(template, X, y, plan[:1], fit_params, seeds, 1, threads)
-        template = self._replan(
-            template, time.monotonic() - first_start, rounds - 1, deadline, first_start, limit
-        )
+        refit = extra_rounds * _num_samples(X) / max(1, len(plan[0][0]))
+        template = self._replan(template, time.monotonic() - first_start,
+                                rounds - 1 - extra_rounds + refit, deadline, first_start, limit)
         results += self._fit_folds(
             template, X, y, plan[1:], fit_params, seeds[1:], workers, threads
         )
@@ -697,8 +698,8 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             if per_round >= 0.25 * max_time:
                 return with_max_time(template, per_round)
         raise BudgetExceeded(
-            f"The first fold took {first_fold_time:.2f} s; the other {rounds_left} rounds "
-            f"would end {projected_end - deadline:.1f} s past the deadline.",
+            f"The first fold took {first_fold_time:.2f} s; the rest ({rounds_left:.3g} times "
+            f"that) would end {projected_end - deadline:.1f} s past the deadline.",
             first_fold_time,
         )
 

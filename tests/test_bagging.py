@@ -390,6 +390,28 @@ def test_deadline_projection_skips_a_bag_that_cannot_finish(binary_data):
     assert len(fitted.estimators_) == 5
 
 
+def test_the_projection_counts_a_refit_on_every_row_as_more_than_a_fold(binary_data):
+    import time
+
+    from skstack._bagging import BudgetExceeded
+
+    class Slow(DummyClassifier):
+        def fit(self, X, y, sample_weight=None):
+            time.sleep(0.5)
+            return super().fit(X, y)
+
+    X, y = binary_data
+    bag = BaggedOOFEstimator(Slow(), n_folds=2, refit_full=True, random_state=0)
+    bag._validate_fit_data(X, y)
+    # Two folds train on half of the rows each, the refit on all: the first fold (0.5 s)
+    # projects one more fold and a refit twice as long, 1.5 s, past 1.75 s from the start.
+    with pytest.raises(BudgetExceeded, match=r"the rest \(3 times that\)"):
+        bag._fit_validated(X, y, {}, None, deadline=time.monotonic() + 1.75)
+    bag.set_params(refit_full=False)
+    assert len(bag._fit_validated(X, y, {}, None, deadline=time.monotonic() + 1.75)
+               .estimators_) == 2
+
+
 class _Float32Probabilities(ClassifierMixin, BaseEstimator):
     """Logistic regression whose probabilities come back as float32, as XGBoost's do."""
 
