@@ -562,7 +562,7 @@ def test_forest_max_time_grows_the_same_forest_or_stops_early(binary_data):
     # Warm-started growth draws the same trees as one fit.
     np.testing.assert_allclose(timed.predict_proba(X), plain.predict_proba(X))
     cut = FamilyModel(forest, max_time=0).fit(X, y)
-    assert len(cut.estimator_.estimators_) == 4  # the first tenth only
+    assert len(cut.estimator_.estimators_) == 2  # the first thirtieth only (rounded up)
     oof = FamilyModel(forest, max_time=0).fit_oof(X, y)
     assert oof.shape == (len(y), 2)
 
@@ -693,3 +693,27 @@ def test_onehot_written_out_matches_the_column_transformer():
         warnings.simplefilter("ignore")
         refitted = pre.fit_transform(other)
     np.testing.assert_allclose(pre.transform(other), refitted, atol=1e-12)
+
+
+def test_rows_in_every_bootstrap_sample_have_no_out_of_bag_prediction():
+    import warnings
+
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(200, 4)), rng.randint(3, size=200)
+    for forest, target in [(RandomForestClassifier(n_estimators=3, random_state=0), y),
+                           (RandomForestRegressor(n_estimators=3, random_state=0), X[:, 0])]:
+        model = FamilyModel(forest)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # neither scikit-learn's OOB warning nor ours
+            oof = model.fit_oof(X, target)
+        in_every = np.ones(200, dtype=bool)
+        for sample in model.estimator_.estimators_samples_:
+            in_bag = np.zeros(200, dtype=bool)
+            in_bag[sample] = True
+            in_every &= in_bag
+        assert 0 < in_every.sum() < 200  # three bootstrap samples share some rows
+        np.testing.assert_array_equal(np.isnan(oof.reshape(200, -1)).any(axis=1), in_every)
+        if oof.ndim == 2:  # the covered rows' probabilities sum to one
+            np.testing.assert_allclose(oof[~in_every].sum(axis=1), 1.0)

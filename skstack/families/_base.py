@@ -740,7 +740,11 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         recipe = self.family_.native_oof
         self.estimator_.set_params(**recipe.params(self.estimator_))
         Xm, input_kwargs = self._model_input(Xt)
-        self._train(Xm, y, input_kwargs, fit_params, self._deadline())
+        with warnings.catch_warnings():
+            # A forest of few trees leaves rows in every bootstrap sample: the recipe
+            # returns NaN for them, which the bag leaves out of its OOF score.
+            warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
+            self._train(Xm, y, input_kwargs, fit_params, self._deadline())
         return recipe.predict(self.estimator_, Xm, y)
 
     def full_fit_params(self, fold_estimators):
