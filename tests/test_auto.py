@@ -243,6 +243,20 @@ def test_stacking_needs_to_win_most_bootstrap_resamples_of_the_check_rows():
     assert _share_of_wins(score, np.ones(5, int), None, good[:5], good[:5], seed=0) == 0.0
 
 
+def test_a_forest_of_few_trees_fits_silently_and_scores_only_its_out_of_bag_rows():
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry("random_forest", {"n_estimators": 3}, 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rows in every bootstrap sample: no warning
+        clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio,
+                                  n_stack_levels=0, random_state=0).fit(X, y)
+    bag = clf.pipeline_["layer1"].named_estimators_["random_forest"]
+    assert 0.5 < bag.oof_mask_.mean() < 1.0
+    # The scored rows hold out-of-bag probabilities, not scikit-learn's zeros.
+    np.testing.assert_allclose(bag.oof_pred_[bag.oof_mask_].sum(axis=1), 1.0)
+    assert np.isfinite(bag.oof_score_)
+
+
 def test_a_failing_model_is_recorded_and_skipped(mixed_frame):
     X, y = mixed_frame
     portfolio = TINY + [PortfolioEntry(Exploding(), {}, 10, name="exploding")]

@@ -459,8 +459,13 @@ class _BaseAutoStack(BaseEstimator):
     def _fit_layer(self, layer, X, y, sample_weight, groups, fit_member):
         # A holdout split never holds out its training rows; the holdout preset neither
         # stacks nor selects on them, so their (in-sample) predictions are not made.
-        layer._fit(X, y, sample_weight, groups, {}, fit_member=fit_member,
-                   fill_uncovered=layer.cv is None)
+        with warnings.catch_warnings():
+            # A forest the time limit stopped at a few trees leaves rows in every
+            # bootstrap sample; its bag fills them and says so, which a user of the
+            # whole fit can do nothing about.
+            warnings.filterwarnings("ignore", r".* training rows were never held out")
+            layer._fit(X, y, sample_weight, groups, {}, fit_member=fit_member,
+                       fill_uncovered=layer.cv is None)
         return layer
 
     def _fit_level(self, level, levels_left, X, y, sample_weight, groups, settings, plan):
