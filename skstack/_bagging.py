@@ -689,7 +689,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         now = time.monotonic()
         projected_end = now + first_fold_time * rounds_left
         slack_end = deadline + 0.1 * max(0.0, deadline - first_start)
-        if projected_end <= max(slack_end, limit or slack_end):
+        if projected_end <= (slack_end if limit is None else max(slack_end, limit)):
             return template
         max_time = template.get_params(deep=False).get("max_time")
         if max_time:

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _models import Slow
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.dummy import DummyClassifier
@@ -47,18 +48,6 @@ class Interrupting(DummyClassifier):
 
     def fit(self, X, y, sample_weight=None):
         raise KeyboardInterrupt
-
-
-class Slow(DummyClassifier):
-    """A model that cannot be interrupted and takes ``delay`` seconds per fit."""
-
-    def __init__(self, delay=1.0, strategy="prior"):
-        self.delay = delay
-        super().__init__(strategy=strategy)
-
-    def fit(self, X, y, sample_weight=None):
-        time.sleep(self.delay)
-        return super().fit(X, y, sample_weight=sample_weight)
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 import pickle
+import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from _models import Slow
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -366,17 +368,10 @@ def test_library_thread_defaults_get_explicit_counts(binary_data):
 
 
 def test_deadline_projection_skips_a_bag_that_cannot_finish(binary_data):
-    import time
-
     from skstack._bagging import BudgetExceeded
 
-    class Slow(DummyClassifier):
-        def fit(self, X, y, sample_weight=None):
-            time.sleep(0.2)
-            return super().fit(X, y)
-
     X, y = binary_data
-    bag = BaggedOOFEstimator(Slow(), n_folds=5, random_state=0)
+    bag = BaggedOOFEstimator(Slow(delay=0.2), n_folds=5, random_state=0)
     bag._validate_fit_data(X, y)
     start = time.monotonic()
     with pytest.raises(BudgetExceeded, match="first fold took"):
@@ -391,17 +386,10 @@ def test_deadline_projection_skips_a_bag_that_cannot_finish(binary_data):
 
 
 def test_the_projection_counts_a_refit_on_every_row_as_more_than_a_fold(binary_data):
-    import time
-
     from skstack._bagging import BudgetExceeded
 
-    class Slow(DummyClassifier):
-        def fit(self, X, y, sample_weight=None):
-            time.sleep(0.5)
-            return super().fit(X, y)
-
     X, y = binary_data
-    bag = BaggedOOFEstimator(Slow(), n_folds=2, refit_full=True, random_state=0)
+    bag = BaggedOOFEstimator(Slow(delay=0.5), n_folds=2, refit_full=True, random_state=0)
     bag._validate_fit_data(X, y)
     # Two folds train on half of the rows each, the refit on all: the first fold (0.5 s)
     # projects one more fold and a refit twice as long, 1.5 s, past 1.75 s from the start.

@@ -290,8 +290,7 @@ class _BaseAutoStack(BaseEstimator):
         self._n_folds = self.n_folds
         self._first_folds = {}  # level -> family -> the first-fold times seen
         if self._budget.limited:
-            preload_families(family_of(getattr(model, "estimator", model))
-                             for _, model in self._estimators(settings))
+            preload_families(_family(model) for _, model in self._estimators(settings))
 
         encoder = (budgeted_encoder(X, self.column_types, self.time_limit, self._log)
                    if hasattr(X, "columns") else "passthrough")
@@ -1170,8 +1169,7 @@ class _Trainer:
         if not self.fallback and budget.limited and self._no_time_for(family):
             record.status = "skipped: no time left"
             return None
-        if not self.fallback and budget.limited and family_of(
-                getattr(estimator, "estimator", estimator)).loading():
+        if not self.fallback and budget.limited and _family(estimator).loading():
             # Waiting for the import would spend this model's time on it.
             record.status = "skipped: its libraries were still loading"
             auto._log(2, f"  {name}: skipped (its libraries were still loading)")
@@ -1302,11 +1300,15 @@ def _oof_frame(layer, X):
     return pd.DataFrame(out, columns=layer.get_feature_names_out(), index=index)
 
 
+def _family(model):
+    """The :class:`~skstack.families.Family` of a portfolio model (a FamilyModel) or another."""
+    return family_of(getattr(model, "estimator", model))
+
+
 def _family_name(model):
     """The family of a portfolio model (a FamilyModel), or the class name of another."""
-    inner = getattr(model, "estimator", model)
-    family = family_of(inner).name
-    return type(inner).__name__ if family == "generic" else family
+    family = _family(model).name
+    return type(getattr(model, "estimator", model)).__name__ if family == "generic" else family
 
 
 class _DeadlineMember:
