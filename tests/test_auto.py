@@ -172,6 +172,18 @@ def test_the_check_stacks_with_the_second_level_first_model_too():
     assert "linear" in candidates and stacker is None
 
 
+def test_a_model_too_slow_for_the_check_gives_its_place_to_the_next_best():
+    from types import SimpleNamespace
+
+    clf = AutoStackClassifier(portfolio=TINY, time_limit=100)
+    clf._budget, clf._task = TimeBudget(100), "classification"
+    scores = {"a": 0.9, "slow": 0.85, "b": 0.8, "c": 0.7, "d": 0.6}
+    first = SimpleNamespace(oof_scores_=scores, fit_times_=dict.fromkeys(scores, 1.0))
+    first.fit_times_["slow"] = 20.0  # 36 s: past the check's 10 s
+    candidates, _ = clf._check_candidates(first, {"portfolio": TINY})
+    assert candidates == ["a", "b", "c"]
+
+
 def test_a_second_level_that_selects_worse_out_of_fold_is_dropped(monkeypatch):
     X, y = make_classification(n_samples=800, n_features=8, random_state=0)
     build = AutoStackClassifier._estimators

@@ -651,17 +651,23 @@ class _BaseAutoStack(BaseEstimator):
         return max(0.0, min(_CHECK_SHARE * self.time_limit, level_share))
 
     def _check_candidates(self, first, settings):
-        """The best first-level models whose refit (two levels on 8/9 of the rows) fits, and
-        the ``(name, estimator, cost)`` of the second level's first model, or None."""
+        """The best three first-level models whose refit (two levels on 8/9 of the rows)
+        fits, and the ``(name, estimator, cost)`` of the second level's first model, or None.
+
+        A model too slow for the check gives its place to the next best that fits: a second
+        level over one model tests little more than its calibration.
+        """
         allowed = self._check_time()
         ranked = sorted(first.oof_scores_, key=lambda name: -first.oof_scores_[name])
         chosen, cost = [], 0.0
-        for name in ranked[:3]:
+        for name in ranked:
             # Two levels, each on 8/9 of the rows: about 1.8 times the model's own bag.
             model_cost = 1.8 * first.fit_times_[name]
             if cost + model_cost <= allowed:
                 chosen.append(name)
                 cost += model_cost
+            if len(chosen) == 3:
+                break
         above = self._estimators(settings, level=2)
         if not above:
             return chosen, None
