@@ -155,7 +155,7 @@ def test_the_check_stacks_with_the_second_level_first_model_too():
     from types import SimpleNamespace
 
     clf = AutoStackClassifier(portfolio=TINY, time_limit=100)
-    clf._budget, clf._task, clf._n_folds = TimeBudget(100), "classification", "auto"
+    clf._budget, clf._task = TimeBudget(100), "classification"
     settings = {"portfolio": TINY}
     scores = {"a": 0.9, "b": 0.8, "c": 0.7, "linear": 0.5}
     first = SimpleNamespace(oof_scores_=scores, fit_times_=dict.fromkeys(scores, 1.0))
@@ -176,31 +176,12 @@ def test_a_model_too_slow_for_the_check_gives_its_place_to_the_next_best():
     from types import SimpleNamespace
 
     clf = AutoStackClassifier(portfolio=TINY, time_limit=100)
-    clf._budget, clf._task, clf._n_folds = TimeBudget(100), "classification", "auto"
+    clf._budget, clf._task = TimeBudget(100), "classification"
     scores = {"a": 0.9, "slow": 0.85, "b": 0.8, "c": 0.7, "d": 0.6}
     first = SimpleNamespace(oof_scores_=scores, fit_times_=dict.fromkeys(scores, 1.0))
     first.fit_times_["slow"] = 20.0  # 36 s: past the check's 10 s
     candidates, _ = clf._check_candidates(first, {"portfolio": TINY})
     assert candidates == ["a", "b", "c"]
-
-
-def test_the_check_prices_its_models_at_its_own_three_folds():
-    from types import SimpleNamespace
-
-    clf = AutoStackClassifier(portfolio=TINY, time_limit=100)
-    clf._budget, clf._task, clf._n_folds = TimeBudget(100), "classification", "auto"
-    scores = {"a": 0.9, "b": 0.8, "c": 0.7}
-    bags = {name: SimpleNamespace(estimators_=[None] * 8) for name in scores}
-    bags["c"].estimators_ = [None] * 2
-    first = SimpleNamespace(oof_scores_=scores, fit_times_=dict.fromkeys(scores, 4.0),
-                            named_estimators_=bags)
-    # 8 fold models -> 3: 1.5 s, 2.7 s for two levels; 2 fold models stay at 4 s (7.2 s).
-    assert clf._check_cost(first, "a") == pytest.approx(1.5)
-    assert clf._check_cost(first, "c") == pytest.approx(4.0)
-    candidates, _ = clf._check_candidates(first, {"portfolio": TINY})
-    assert candidates == ["a", "b"]  # 2.7 + 2.7 + 7.2 s: past the check's 10 s
-    clf._n_folds = 2  # a user's two folds: the check uses two
-    assert clf._check_cost(first, "a") == pytest.approx(1.0)
 
 
 def test_a_second_level_that_selects_worse_out_of_fold_is_dropped(monkeypatch):

@@ -64,10 +64,6 @@ _SEED_MAX = np.iinfo(np.int32).max
 _DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_mean_squared_error"}
 # The stacked-overfitting check may use this share of the time limit.
 _CHECK_SHARE = 0.1
-# Folds of the check's bags at most: it compares two levels on held-out rows, which fewer
-# folds do as well; with the level's eight, the best models rarely fit in its time and it
-# would check on weaker ones than the stack it decides for.
-_CHECK_FOLDS = 3
 # Stacking is kept when level 2 scores higher on the check rows and in at least this share
 # of their bootstrap resamples: the check's held-out ninth is small, and a difference in
 # ROC AUC on a few hundred rows is mostly noise.
@@ -436,10 +432,10 @@ class _BaseAutoStack(BaseEstimator):
             settings["bagging"] = self.settings_["bagging"] = True
         return plan
 
-    def _layer(self, estimators, settings, plan, seed, n_folds=None):
+    def _layer(self, estimators, settings, plan, seed):
         layer = StackLayer(
             estimators,
-            n_folds=self._n_folds if n_folds is None else n_folds,
+            n_folds=self._n_folds,
             n_repeats=1 if self.n_repeats == "auto" else self.n_repeats,
             cv=plan,
             passthrough=self.passthrough,
@@ -562,7 +558,7 @@ class _BaseAutoStack(BaseEstimator):
         # its part of the level-1 fit times: a model cut short at level 1 would otherwise
         # train longer here and leave level 2 no time.
         start, check_time = time.monotonic(), self._check_time()
-        costs = {name: self._check_cost(first, name) for name in candidates}
+        costs = {name: first.fit_times_[name] for name in candidates}
         estimators = [(name, first.named_estimators[name]) for name in candidates]
         above = [(f"{name}_l2", est) for name, est in estimators]
         above_costs = {f"{name}_l2": cost for name, cost in costs.items()}
@@ -572,12 +568,11 @@ class _BaseAutoStack(BaseEstimator):
         check_settings = dict(settings, refit_full=False)
         try:
             member = _DeadlineMember(self, start + check_time / 2, costs)
-            level1 = self._fit_layer(
-                self._layer(estimators, check_settings, None, seed, self._check_folds()),
-                X_fit, y_fit, w_fit, pick(groups, fit_rows), member)
+            level1 = self._fit_layer(self._layer(estimators, check_settings, None, seed),
+                                     X_fit, y_fit, w_fit, pick(groups, fit_rows), member)
             stacked = _oof_frame(level1, X_fit)
-            level2 = self._layer(above, check_settings, None, seed + 1,
-                                 self._check_folds()).set_params(passthrough=False)
+            level2 = self._layer(above, check_settings, None, seed + 1).set_params(
+                passthrough=False)
             member = _DeadlineMember(self, start + check_time, above_costs,
                                      optional=() if stacker is None else (stacker[0],))
             self._fit_layer(level2, stacked, y_fit, w_fit, pick(groups, fit_rows), member)
@@ -666,8 +661,8 @@ class _BaseAutoStack(BaseEstimator):
         ranked = sorted(first.oof_scores_, key=lambda name: -first.oof_scores_[name])
         chosen, cost = [], 0.0
         for name in ranked:
-            # Two levels, each on 8/9 of the rows.
-            model_cost = 1.8 * self._check_cost(first, name)
+            # Two levels, each on 8/9 of the rows: about 1.8 times the model's own bag.
+            model_cost = 1.8 * first.fit_times_[name]
             if cost + model_cost <= allowed:
                 chosen.append(name)
                 cost += model_cost
@@ -681,21 +676,9 @@ class _BaseAutoStack(BaseEstimator):
         if not chosen or below in chosen or below not in first.fit_times_:
             return chosen, None
         # One level on 8/9 of the rows, priced at its first-level bag's time.
-        below_cost = self._check_cost(first, below)
-        if cost + 0.9 * below_cost > allowed:
+        if cost + 0.9 * first.fit_times_[below] > allowed:
             return chosen, None
-        return chosen, (name, estimator, below_cost)
-
-    def _check_folds(self):
-        return _CHECK_FOLDS if self._n_folds == "auto" else min(self._n_folds, _CHECK_FOLDS)
-
-    def _check_cost(self, first, name):
-        """Seconds a bag of ``name`` with the check's folds takes: its level-1 bag's time,
-        scaled from that bag's fold models to the check's (never up: a bag with fewer
-        folds fits fewer, larger models)."""
-        bag = getattr(first, "named_estimators_", {}).get(name)
-        n_models = len(getattr(bag, "estimators_", ())) or self._check_folds()
-        return first.fit_times_[name] * min(1.0, self._check_folds() / n_models)
+        return chosen, (name, estimator, first.fit_times_[below])
 
     def _check_predictions(self, layer, y, sample_weight, check_features):
         """Holdout predictions of the ensemble selected on ``layer``'s OOF predictions."""
