@@ -221,7 +221,6 @@ def _forest_grow(estimator, fit, deadline, steps=10, first_steps=30):
         estimator.set_params(oob_score=True)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Warm-start fitting without increasing")
-            warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
             fit(estimator)  # computes the OOB predictions only
     estimator.set_params(warm_start=False)
 
@@ -273,12 +272,8 @@ def _forest_oob_params(estimator):
 
 def _forest_oob(model, X, y):
     """Out-of-bag predictions: each row predicted by the trees whose sample left it out."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        oof = np.array(model.oob_decision_function_ if hasattr(model, "oob_decision_function_")
-                       else model.oob_prediction_, dtype=np.float64)
+    oof = np.array(model.oob_decision_function_ if hasattr(model, "oob_decision_function_")
+                   else model.oob_prediction_, dtype=np.float64)
     # A row in every bootstrap sample has no OOB prediction: scikit-learn gives it zeros
     # (probabilities that do not sum to one, a log loss of 36); it becomes NaN, which the
     # bag leaves out (common when a time limit stops the forest at a few trees).
