@@ -25,7 +25,7 @@ from skstack import (
 )
 from skstack.auto import PRESETS, resolve_preset
 from skstack.auto._budget import TimeBudget
-from skstack.families import FamilyModel
+from skstack.families import DEFAULT, FamilyModel, build_estimators
 from skstack.families.portfolios import PortfolioEntry
 
 TINY = [PortfolioEntry("linear", {}, 3),
@@ -186,18 +186,18 @@ def test_a_model_too_slow_for_the_check_gives_its_place_to_the_next_best():
 
 def test_a_second_level_that_selects_worse_out_of_fold_is_dropped(monkeypatch):
     X, y = make_classification(n_samples=800, n_features=8, random_state=0)
-    build = AutoStackClassifier._estimators
+    build = AutoStackClassifier._level_models
 
-    def weak_second_level(self, settings, level=1):
+    def weak_second_level(self, settings, level):
         if level == 1:
             return build(self, settings, level)
-        return [("prior_l2", DummyClassifier(strategy="prior"))]
+        return [("prior_l2", DummyClassifier(strategy="prior"), 0)]
 
     def check_says_stack(self, *args):
         self.stacking_check_ = {"decision": "stack"}
         return True
 
-    monkeypatch.setattr(AutoStackClassifier, "_estimators", weak_second_level)
+    monkeypatch.setattr(AutoStackClassifier, "_level_models", weak_second_level)
     monkeypatch.setattr(AutoStackClassifier, "_stacking_helps", check_says_stack)
     clf = AutoStackClassifier(presets="high_quality", portfolio=TINY, n_folds=3,
                               random_state=0).fit(X, y)
@@ -417,6 +417,50 @@ def test_a_second_pass_knows_the_first_folds_of_its_level():
     assert _Trainer(clf, 1, time.monotonic() + 5, ["a"])._no_time_for("lightgbm")
     assert not _Trainer(clf, 1, time.monotonic() + 10, ["a"])._no_time_for("lightgbm")
     assert not _Trainer(clf, 2, time.monotonic() + 5, ["a"])._no_time_for("lightgbm")
+
+
+def test_a_later_tier_shares_only_the_time_the_first_one_leaves():
+    from skstack._bagging import BudgetExceeded
+    from skstack.auto._estimators import _Trainer
+    from skstack.auto._progress import Progress
+
+    clf = AutoStackClassifier(time_limit=600)
+    clf._budget, clf._first_folds, clf.records_ = TimeBudget(600), {}, []
+    clf.interrupted_, clf._progress = False, Progress(verbose=0, start=time.monotonic())
+    names = ["a", "b", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"]
+    level_end = time.monotonic() + 100
+    trainer = _Trainer(clf, 1, level_end, names,
+                       tiers={name: int(name.startswith("v")) for name in names})
+    allowances = []
+
+    def fit(deadline, limit):
+        allowances.append(deadline - time.monotonic())
+        raise BudgetExceeded("measured")  # no time is spent: every model sees 100 s left
+
+    model = FamilyModel(LogisticRegression())
+    for name in names:
+        trainer(name, model, fit)
+    # Tier 0's two models share the level as if the eight variants were absent: all of
+    # it for the last one; the variants then share it among themselves (a fifth each).
+    assert allowances[0] == pytest.approx(100, abs=0.5)
+    assert allowances[1] == pytest.approx(100, abs=0.5)
+    assert allowances[2] == pytest.approx(25, abs=0.5)  # twice the fair share of 8
+    # Without tiers, the first model gets a fifth of the level: ten models share it.
+    allowances.clear()
+    _Trainer(clf, 1, level_end, names)("a", model, fit)
+    assert allowances[0] == pytest.approx(20, abs=0.5)
+
+
+def test_portfolio_tiers_order_the_models_before_their_priority():
+    from skstack.families import LARGE
+
+    portfolio = [PortfolioEntry("linear", {}, 1), PortfolioEntry("knn", {}, 9, tier=1),
+                 PortfolioEntry("random_forest", {}, 5)]
+    names = [name for name, _ in build_estimators(portfolio, task="regression")]
+    assert names == ["random_forest", "linear", "knn"]
+    # The large portfolio's variants come after every default model.
+    tiers = [entry.tier for entry in sorted(LARGE, key=lambda e: (e.tier, -e.priority))]
+    assert tiers == sorted(tiers) and tiers.count(0) == len(DEFAULT)
 
 
 def test_a_model_whose_libraries_are_loading_waits_for_the_second_pass(monkeypatch):

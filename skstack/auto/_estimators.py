@@ -13,6 +13,7 @@ import copy
 import math
 import time
 import warnings
+from collections import Counter
 from numbers import Integral, Real
 
 import numpy as np
@@ -45,7 +46,7 @@ from .._selection import GreedyEnsembleSelector, blend_response
 from .._stacking import StackLayer
 from ..families import build_estimators, family_of
 from ..families._base import preload_families
-from ..families.portfolios import PortfolioEntry
+from ..families.portfolios import PortfolioEntry, _tiered_estimators
 from ._budget import TimeBudget
 from ._encoding import budgeted_encoder
 from ._inference import InferenceCosts, measurement_rows, time_per_row
@@ -447,13 +448,18 @@ class _BaseAutoStack(BaseEstimator):
         return layer.set_output(transform="pandas")
 
     def _estimators(self, settings, level=1):
-        """The portfolio's models; above level 1 their names say the level (``lightgbm_l2``),
-        so that their prediction columns never clash with the ones they stack on."""
-        estimators = build_estimators(settings["portfolio"], task=self._task,
-                                      excluded_families=self.excluded_families or ())
+        """The portfolio's ``(name, model)`` list of ``level``."""
+        return [(name, model) for name, model, _ in self._level_models(settings, level)]
+
+    def _level_models(self, settings, level):
+        """The portfolio's ``(name, model, tier)``; above level 1 the names say the level
+        (``lightgbm_l2``), so that their prediction columns never clash with the ones they
+        stack on."""
+        models = _tiered_estimators(settings["portfolio"], task=self._task,
+                                    excluded_families=self.excluded_families or ())
         if level == 1:
-            return estimators
-        return [(f"{name}_l{level}", estimator) for name, estimator in estimators]
+            return models
+        return [(f"{name}_l{level}", model, tier) for name, model, tier in models]
 
     def _fit_layer(self, layer, X, y, sample_weight, groups, fit_member):
         # A holdout split never holds out its training rows; the holdout preset neither
@@ -469,7 +475,9 @@ class _BaseAutoStack(BaseEstimator):
 
     def _fit_level(self, level, levels_left, X, y, sample_weight, groups, settings, plan):
         """Fit one level's portfolio under the budget; None when no model finished."""
-        estimators = self._estimators(settings, level)
+        models = self._level_models(settings, level)
+        estimators = [(name, model) for name, model, _ in models]
+        tiers = {name: tier for name, _, tier in models}
         level_deadline = self._budget.level_deadline(levels_left, first=level == 1)
         self._log(1, f"level {level}: {len(estimators)} models"
                      + ("" if level_deadline is None else
@@ -481,7 +489,8 @@ class _BaseAutoStack(BaseEstimator):
             self._progress.open(f"level {level}", len(estimators), level_deadline)
             refold = (level == 1 and settings["bagging"] and self._n_folds == "auto"
                       and self._budget.limited)
-            trainer = _Trainer(self, level, level_deadline, names, refold=refold, kept=kept)
+            trainer = _Trainer(self, level, level_deadline, names, refold=refold, kept=kept,
+                               tiers=tiers)
             try:
                 return self._fit_members(layer, X, y, sample_weight, groups, trainer)
             except _Refold as fewer:
@@ -1095,11 +1104,13 @@ class _Trainer:
     """The ``fit_member`` of one level: deadlines, skips, failures and the records."""
 
     def __init__(self, auto, level, level_deadline, names, fallback=False, refold=False,
-                 kept=None):
+                 kept=None, tiers=None):
         self.auto = auto
         self.level = level
         self.level_deadline = level_deadline
-        self.left = len(names)  # models not yet started, this one included
+        # The models of a tier share the time as if the later tiers were absent.
+        self.tiers = tiers or {}
+        self.left = Counter(self.tiers.get(name, 0) for name in names)  # tier -> not started
         self.n_fitted = 0
         self.fallback = fallback  # the last resort: no deadline, errors raise
         self.refold = refold  # whether a model's starved folds may ask for fewer folds
@@ -1155,7 +1166,7 @@ class _Trainer:
     def __call__(self, name, estimator, fit):
         if name in self.kept:
             bag = self.kept[name]
-            self.left -= 1
+            self.left[self.tiers.get(name, 0)] -= 1
             self.n_fitted += 1
         else:
             bag = self._train(name, estimator, fit)
@@ -1166,7 +1177,9 @@ class _Trainer:
 
     def _train(self, name, estimator, fit):
         auto, budget = self.auto, self.auto._budget
-        models_left, self.left = self.left, self.left - 1
+        tier = self.tiers.get(name, 0)
+        models_left = self.left[tier]  # of its tier, this one included
+        self.left[tier] -= 1
         record = auto._record(name, self.level)
         if auto.interrupted_:
             record.status = "skipped: interrupted"

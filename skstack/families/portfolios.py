@@ -52,6 +52,12 @@ class PortfolioEntry:
     classification, regression : dict, default={}
         Parameters for one task only (e.g. ``C`` of ``LogisticRegression`` and ``alpha`` of
         ``Ridge``), added to ``params``.
+    tier : int, default=0
+        Under a time limit, the models of a level share its time tier by tier: those of the
+        lowest tier as if the others were absent, each later tier only the time the earlier
+        ones left. Tiers train in increasing order, each in priority order. ``LARGE`` puts
+        its variants in tier 1, so that a short limit trains ``DEFAULT``'s models as well as
+        the high-quality preset does, and a long one trains the variants too.
     """
 
     family: object
@@ -60,6 +66,7 @@ class PortfolioEntry:
     name: str = None
     classification: dict = field(default_factory=dict)
     regression: dict = field(default_factory=dict)
+    tier: int = 0
 
 
 _BOOST = {"learning_rate": 0.05}
@@ -87,7 +94,10 @@ DEFAULT = [
 
 
 def _large():
-    """DEFAULT plus variants that spread each family over its important parameters."""
+    """DEFAULT plus variants that spread each family over its important parameters.
+
+    The variants are tier 1: they train with the time DEFAULT's models leave.
+    """
     entries = list(DEFAULT)
     rounds = {"n_estimators": 10_000}
     for i, (leaves, rate, colsample, min_child) in enumerate([
@@ -96,35 +106,36 @@ def _large():
     ]):
         entries.append(PortfolioEntry("lightgbm", {
             **rounds, "num_leaves": leaves, "learning_rate": rate, "colsample_bytree": colsample,
-            "min_child_samples": min_child, "reg_lambda": 1.0}, 48 - i, name=f"lightgbm_v{i}"))
+            "min_child_samples": min_child, "reg_lambda": 1.0}, 48 - i, name=f"lightgbm_v{i}",
+            tier=1))
     for i, (depth, rate, l2) in enumerate([(4, 0.1, 3), (8, 0.03, 5), (6, 0.1, 1), (10, 0.02, 10)]):
         entries.append(PortfolioEntry("catboost", {
             "iterations": 10_000, "depth": depth, "learning_rate": rate, "l2_leaf_reg": l2},
-            47 - i, name=f"catboost_v{i}"))
+            47 - i, name=f"catboost_v{i}", tier=1))
     for i, (depth, rate, child, colsample) in enumerate([
         (4, 0.1, 1, 0.8), (8, 0.03, 5, 0.6), (10, 0.02, 1, 0.5), (3, 0.1, 10, 1.0),
     ]):
         entries.append(PortfolioEntry("xgboost", {
             **rounds, "max_depth": depth, "learning_rate": rate, "min_child_weight": child,
-            "colsample_bytree": colsample}, 46 - i, name=f"xgboost_v{i}"))
+            "colsample_bytree": colsample}, 46 - i, name=f"xgboost_v{i}", tier=1))
     for family in ("random_forest", "extra_trees"):
         for i, (features, leaf) in enumerate([(0.5, 1), (1.0, 1), ("log2", 2), (0.3, 5)]):
             entries.append(PortfolioEntry(family, {
                 "n_estimators": 300, "max_features": features, "min_samples_leaf": leaf},
-                45 - i, name=f"{family}_v{i}"))
+                45 - i, name=f"{family}_v{i}", tier=1))
     for i, (sizes, dropout, rate) in enumerate([
         ((512, 256, 128), 0.2, 1e-3), ((128, 64), 0.0, 3e-3), ((256,), 0.3, 1e-3),
     ]):
         entries.append(PortfolioEntry("mlp", {
             "hidden_sizes": sizes, "dropout": dropout, "learning_rate": rate,
-            "max_epochs": 200, "patience": 10}, 44 - i, name=f"mlp_v{i}"))
+            "max_epochs": 200, "patience": 10}, 44 - i, name=f"mlp_v{i}", tier=1))
     for i, k in enumerate((3, 25, 50)):
         entries.append(PortfolioEntry("knn", {"n_neighbors": k, "weights": "distance"},
-                                      24 - i, name=f"knn_k{k}"))
+                                      24 - i, name=f"knn_k{k}", tier=1))
     for i, strength in enumerate((0.1, 10.0)):
         entries.append(PortfolioEntry("linear", {}, 39 - i, name=f"linear_v{i}",
                                       classification={"C": 1.0 / strength},
-                                      regression={"alpha": strength}))
+                                      regression={"alpha": strength}, tier=1))
     return entries
 
 
@@ -142,7 +153,7 @@ def _estimator_for(entry, classification):
 
 
 def build_estimators(portfolio=None, *, task, excluded_families=()):
-    """The ``(name, FamilyModel)`` list of a portfolio, highest priority first.
+    """The ``(name, FamilyModel)`` list of a portfolio: by tier, highest priority first.
 
     Parameters
     ----------
@@ -156,7 +167,8 @@ def build_estimators(portfolio=None, *, task, excluded_families=()):
     Returns
     -------
     estimators : list of (str, FamilyModel)
-        Uniquely named models, ready for a :class:`~skstack.StackLayer`.
+        Uniquely named models, ready for a :class:`~skstack.StackLayer`; by tier, then
+        priority.
 
     Examples
     --------
@@ -166,6 +178,12 @@ def build_estimators(portfolio=None, *, task, excluded_families=()):
     >>> names[:5]
     ['linear', 'knn_uniform', 'knn_distance', 'lightgbm', 'lightgbm_xt']
     """
+    return [(name, model) for name, model, _ in _tiered_estimators(
+        portfolio, task=task, excluded_families=excluded_families)]
+
+
+def _tiered_estimators(portfolio=None, *, task, excluded_families=()):
+    """:func:`build_estimators`' list with each model's tier: ``(name, model, tier)``."""
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
     entries = [e if isinstance(e, PortfolioEntry) else PortfolioEntry(*e)
@@ -175,7 +193,7 @@ def build_estimators(portfolio=None, *, task, excluded_families=()):
             raise ValueError(f"Unknown family {entry.family!r}; known: {sorted(_FAMILIES)}.")
     excluded = set(excluded_families)
     estimators, seen, missing = [], {}, set()
-    for entry in sorted(entries, key=lambda e: -e.priority):
+    for entry in sorted(entries, key=lambda e: (e.tier, -e.priority)):
         if entry.family in excluded:
             continue
         if isinstance(entry.family, str) and not _FAMILIES[entry.family].available():
@@ -191,11 +209,12 @@ def build_estimators(portfolio=None, *, task, excluded_families=()):
         name = base if seen[base] == 1 else f"{base}_{seen[base]}"
         # Boosting early-stops on a 10% holdout when it is fitted outside of a bag.
         early_stopping = True if family.early_stopping else "auto"
-        estimators.append((name, FamilyModel(estimator, early_stopping=early_stopping)))
+        estimators.append((name, FamilyModel(estimator, early_stopping=early_stopping),
+                           entry.tier))
     if missing:
         needs = {name: _FAMILIES[name].requires for name in sorted(missing)}
         warnings.warn(f"Families left out of the portfolio, their packages are not installed: "
-                      f"{needs}. Install the matching skstack extra.", UserWarning, stacklevel=2)
+                      f"{needs}. Install the matching skstack extra.", UserWarning, stacklevel=3)
     return estimators
 
 
