@@ -290,6 +290,7 @@ class _BaseAutoStack(BaseEstimator):
         self._seeds = check_random_state(self.random_state)
         self._n_folds = self.n_folds
         self._first_folds = {}  # level -> family -> the first-fold times seen
+        self._tiers = {}  # model name -> its portfolio tier, every level's
         if self._budget.limited:
             preload_families(_family(model) for _, model in self._estimators(settings))
 
@@ -370,7 +371,8 @@ class _BaseAutoStack(BaseEstimator):
         self._log(1, f"level {level}, second pass: {len(missing)} skipped models")
         self._progress.open(f"level {level}, again", len(missing), level_deadline)
         extra = self._layer(missing, settings, plan, layer.random_state)
-        trainer = _Trainer(self, level, level_deadline, [name for name, _ in missing])
+        trainer = _Trainer(self, level, level_deadline, [name for name, _ in missing],
+                           tiers=self._tiers)
         fitted = self._fit_members(extra, X, y, sample_weight, groups, trainer)
         self._progress.close()
         if fitted is not None:
@@ -477,7 +479,7 @@ class _BaseAutoStack(BaseEstimator):
         """Fit one level's portfolio under the budget; None when no model finished."""
         models = self._level_models(settings, level)
         estimators = [(name, model) for name, model, _ in models]
-        tiers = {name: tier for name, _, tier in models}
+        self._tiers.update((name, tier) for name, _, tier in models)
         level_deadline = self._budget.level_deadline(levels_left, first=level == 1)
         self._log(1, f"level {level}: {len(estimators)} models"
                      + ("" if level_deadline is None else
@@ -490,7 +492,7 @@ class _BaseAutoStack(BaseEstimator):
             refold = (level == 1 and settings["bagging"] and self._n_folds == "auto"
                       and self._budget.limited)
             trainer = _Trainer(self, level, level_deadline, names, refold=refold, kept=kept,
-                               tiers=tiers)
+                               tiers=self._tiers)
             try:
                 return self._fit_members(layer, X, y, sample_weight, groups, trainer)
             except _Refold as fewer:
