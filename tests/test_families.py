@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import time
 import warnings
 
 import numpy as np
@@ -719,3 +720,79 @@ def test_rows_in_every_bootstrap_sample_have_no_out_of_bag_prediction():
         np.testing.assert_array_equal(np.isnan(oof.reshape(200, -1)).any(axis=1), in_every)
         if oof.ndim == 2:  # the covered rows' probabilities sum to one
             np.testing.assert_allclose(oof[~in_every].sum(axis=1), 1.0)
+
+
+def test_knn_under_max_time_keeps_a_subset_and_predicts_the_rest_as_new_rows(monkeypatch):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from skstack.families import _registry
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(3000, 4))
+    y = (X[:, 0] > 0).astype(int)
+    y[:3] = 2  # a rare class must survive the subsample
+    # The probe says that 100 s of search affords 2,400 of the 3,000 rows.
+    monkeypatch.setattr(_registry, "_KNN_MIN_ROWS", 500)
+    monkeypatch.setattr(_registry, "_search_seconds", lambda *args: 80 / (3000 * 2400))
+    model = FamilyModel(KNeighborsClassifier(5), preprocessing="none", max_time=100.0)
+    oof = model.fit_oof(X, y)
+    kept = model.fit_rows_
+    assert 2390 <= len(kept) <= 2400 and set(y[kept]) == {0, 1, 2}
+    assert model.estimator_.n_samples_fit_ == len(kept)
+    others = np.setdiff1d(np.arange(3000), kept)
+    np.testing.assert_allclose(oof[others], model.estimator_.predict_proba(X[others]))
+    row = kept[10]
+    rest = KNeighborsClassifier(5).fit(X[kept[kept != row]], y[kept[kept != row]])
+    np.testing.assert_allclose(oof[row], rest.predict_proba(X[row:row + 1])[0])
+
+
+def _clock(step):
+    """A time.monotonic that advances ``step`` seconds at every call."""
+    now = [1000.0]
+
+    def monotonic():
+        now[0] += step
+        return now[0]
+
+    return monotonic
+
+
+def test_knn_search_projected_past_its_deadline_gives_up(monkeypatch):
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from skstack._bagging import BudgetExceeded
+    from skstack.families import _registry
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(9000, 3)), rng.normal(size=9000)
+    monkeypatch.setattr(_registry, "_KNN_BATCH", 1000)
+    model = FamilyModel(KNeighborsRegressor(5), preprocessing="none", max_time=1.0)
+    monkeypatch.setattr(time, "monotonic", _clock(0.2))  # every batch costs 0.2 s or more
+    with pytest.raises(BudgetExceeded, match="neighbour search of 9000 rows"):
+        model.fit_oof(X, y)
+
+
+def test_knn_without_max_time_keeps_every_row():
+    from sklearn.neighbors import KNeighborsRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(2500, 3)), rng.normal(size=2500)
+    model = FamilyModel(KNeighborsRegressor(5), preprocessing="none").fit(X, y)
+    assert model.fit_rows_ is None and model.estimator_.n_samples_fit_ == 2500
+
+
+def test_a_large_forest_short_of_time_draws_smaller_bootstrap_samples(monkeypatch):
+    from sklearn.ensemble import RandomForestRegressor
+
+    from skstack.families import _registry
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(30_000, 3)), rng.normal(size=30_000)
+    # One tree of m rows: 1 s per 10,000 rows; the time left affords 40 trees of 20,000.
+    monkeypatch.setattr(_registry, "_forest_probe", lambda *args: lambda m: m / 10_000)
+    forest = RandomForestRegressor(n_estimators=100, n_jobs=1)
+    max_samples, per_tree = _registry._forest_sample(forest, X, y, {}, time.monotonic() + 81,
+                                                     oob=True)
+    assert max_samples == 20_000 and per_tree == pytest.approx(2.0)
+    roomy = _registry._forest_sample(forest, X, y, {}, time.monotonic() + 1000, oob=True)
+    assert roomy == (None, pytest.approx(3.0))

@@ -17,6 +17,8 @@ from ._embedding import ColumnBlocks, PretrainedEmbedder, require
 __all__ = ["TextEmbedder", "TfidfTextEncoder", "default_text_model", "text_columns"]
 
 _WORD = re.compile(r"\S+")
+# Values of a column that the text typing inspects: the first ones decide.
+_TYPED_VALUES = 10_000
 
 
 def _texts(values):
@@ -55,7 +57,8 @@ def text_columns(X, *, min_words=5.0, min_unique_ratio=0.3):
                 pd.api.types.is_string_dtype(values.dtype)
                 or pd.api.types.is_object_dtype(values.dtype)):
             continue
-        present = values.dropna()
+        # The first values decide: checking every row of a large table costs seconds.
+        present = values.dropna().iloc[:_TYPED_VALUES]
         present = present[present.map(lambda v: isinstance(v, str))]
         if len(present) == 0:
             continue

@@ -101,9 +101,14 @@ class NativeOOF:
         ``params(estimator) -> dict`` of estimator parameters the computation needs
         (e.g. ``{"oob_score": True, "bootstrap": True}``); empty when it cannot apply.
     predict : callable
-        ``predict(fitted_estimator, X, y) -> ndarray``: OOF probabilities (columns in the
-        order of the estimator's ``classes_``) or values for the preprocessed training rows
-        ``X``; NaN for rows it cannot predict.
+        ``predict(fitted_estimator, X, y, rows, deadline) -> ndarray``: OOF probabilities
+        (columns in the order of the estimator's ``classes_``) or values for the
+        preprocessed training rows ``X``; NaN for rows it cannot predict. ``rows`` are the
+        rows of ``X`` the model was fitted on (None: all of them; see
+        :attr:`Family.subsample`), the others it predicts as new rows. ``deadline`` (a
+        :func:`time.monotonic` value or None) is when the fit's ``max_time`` ends: a
+        prediction projected to end past it raises
+        :class:`~skstack._bagging.BudgetExceeded`.
     """
 
     params: Callable
@@ -149,9 +154,15 @@ class Family:
         ``deadline`` (a :func:`time.monotonic` value) keeping what was trained so far, for
         :class:`FamilyModel`'s ``max_time`` (boosting and neural nets).
     grow : callable, default=None
-        ``grow(estimator, fit, deadline)``: for families without a training callback, train
-        in steps (``fit(estimator)`` fits once more) and stop at ``deadline``, keeping what
-        was trained (forests: warm-started growth, for ``max_time``).
+        ``grow(estimator, X, y, fit_kwargs, deadline)``: for families without a training
+        callback, train in steps (each ``estimator.fit(X, y, **fit_kwargs)`` fits once
+        more) and stop at ``deadline``, keeping what was trained (forests: warm-started
+        growth; a resumed linear solver; for ``max_time``).
+    subsample : callable, default=None
+        ``subsample(estimator, X, y, deadline) -> rows or None``: for families whose cost
+        lies in the rows they keep rather than in training (KNN searches all of them at
+        every prediction), the rows of ``X`` to fit on so that the model can still predict
+        as many rows as it was given before ``deadline``; None keeps every row.
     small_batch_predict : callable, default=None
         ``small_batch_predict(estimator, X, method) -> array or None``: the prediction of
         a small batch without the estimator's per-call overhead (forests: their trees'
@@ -176,6 +187,7 @@ class Family:
     native_oof: "NativeOOF" = None
     deadline: Callable = None
     grow: Callable = None
+    subsample: Callable = None
     small_batch_predict: Callable = None
     requires: tuple = ()
 
@@ -359,7 +371,9 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         Seconds one fit may train: boosting and neural-net families stop at that point and
         keep the rounds or epochs trained so far, forests the trees grown so far, and
         logistic regression the coefficients its solver reached (it runs in resumed steps).
-        Preprocessing is not counted; KNN and ``Ridge`` ignore it. An early-stopped
+        KNN keeps a random subset of its training rows (every class kept) small enough
+        to predict as many rows as it was given within that time (``fit_rows_``).
+        Preprocessing is not counted; ``Ridge`` ignores it. An early-stopped
         boosting fit first times a few rounds; when the time affords too few rounds to
         converge at the configured learning rate (rounds x rate under 20), it trains at a
         higher rate (at most 0.2) that does, and records the factor in ``rate_scale_``.
@@ -385,6 +399,10 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         How many times ``max_time`` the fit would have needed to reach 20 rounds x rate even
         at the highest raised rate (1.0: it had the time); None when no rounds were timed
         (no ``max_time``, no early stopping, or a family without a learning rate).
+
+    fit_rows_ : ndarray or None
+        The training rows the model was fitted on when ``max_time`` made it keep a
+        subset (KNN); None when it used them all.
 
     classes_ : ndarray of shape (n_classes,)
         Class labels (classifiers only).
@@ -493,6 +511,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         self.best_rounds_ = None
         self.rate_scale_ = 1.0
         self.time_shortfall_ = None
+        self.fit_rows_ = None
         return Xt, y
 
     def _configured_estimator(self):
@@ -616,6 +635,12 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
     def _fit_until(self, estimator, Xm, y, kwargs, fit_params, deadline):
         """Fit ``estimator``, stopping at ``deadline`` (None: never) where the family can."""
         family = self.family_
+        if deadline is not None and family.subsample is not None:
+            rows = family.subsample(estimator, Xm, y, deadline)
+            if rows is not None:
+                self.fit_rows_ = rows
+                fit_params = _index_params(fit_params, rows, _num_samples(Xm))
+                Xm, y = _safe_indexing(Xm, rows), _safe_indexing(y, rows)
         if deadline is None or (family.deadline is None and family.grow is None):
             estimator.fit(Xm, y, **kwargs, **fit_params)
             return
@@ -631,7 +656,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
                 if configured:
                     estimator.set_params(**configured)
             return
-        family.grow(estimator, lambda model: model.fit(Xm, y, **kwargs, **fit_params), deadline)
+        family.grow(estimator, Xm, y, {**kwargs, **fit_params}, deadline)
 
     def fit(self, X, y, **fit_params):
         """Preprocess and fit; with ``early_stopping=True``, early-stop on a holdout.
@@ -740,12 +765,13 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
         recipe = self.family_.native_oof
         self.estimator_.set_params(**recipe.params(self.estimator_))
         Xm, input_kwargs = self._model_input(Xt)
+        deadline = self._deadline()  # training and the OOF predictions share max_time
         with warnings.catch_warnings():
             # A forest of few trees leaves rows in every bootstrap sample: the recipe
             # returns NaN for them, which the bag leaves out of its OOF score.
             warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
-            self._train(Xm, y, input_kwargs, fit_params, self._deadline())
-        return recipe.predict(self.estimator_, Xm, y)
+            self._train(Xm, y, input_kwargs, fit_params, deadline)
+        return recipe.predict(self.estimator_, Xm, y, self.fit_rows_, deadline)
 
     def full_fit_params(self, fold_estimators):
         """Parameters for a model refitted on all rows: the folds' mean early-stopped rounds.

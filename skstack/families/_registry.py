@@ -194,7 +194,62 @@ def _forest_small_predict(forest, X, method):
     return mean[:, 0] if method == "predict" else mean[:, :forest.n_classes_]
 
 
-def _forest_grow(estimator, fit, deadline, steps=10, first_steps=30):
+# Forests under max_time on large tables. A tree's time grows with its bootstrap sample
+# (about n log n): one tree of 500,000 noisy rows took 2.7 s on two cores, past a whole
+# allowance, and its out-of-bag prediction costs again for every tree. Above
+# _FOREST_PROBE_ROWS rows a one-tree probe on that many rows projects both; when fewer than
+# _FOREST_MIN_TREES full-sample trees fit the time, every tree draws a smaller bootstrap
+# sample (max_samples) so that that many do.
+_FOREST_PROBE_ROWS = 20_000
+_FOREST_MIN_TREES = 40
+_FOREST_PROBE_PREDICT = 5_000
+
+
+def _forest_probe(estimator, X, y, fit_kwargs, oob):
+    """``seconds(m)``: one tree of a bootstrap sample of ``m`` rows, grown and (``oob``)
+    predicted out of bag, projected from a one-tree forest on ``_FOREST_PROBE_ROWS`` rows."""
+    import math
+
+    from sklearn.base import clone
+    from sklearn.utils import _safe_indexing
+    from sklearn.utils.validation import _num_samples
+
+    n_rows, size = _num_samples(X), _FOREST_PROBE_ROWS
+    probe = clone(estimator).set_params(n_estimators=1, warm_start=False, oob_score=False,
+                                        bootstrap=True, max_samples=size, n_jobs=1)
+    start = time.monotonic()
+    probe.fit(X, y, **fit_kwargs)
+    grow = time.monotonic() - start
+    rows = _safe_indexing(X, np.arange(min(n_rows, _FOREST_PROBE_PREDICT)))
+    start = time.monotonic()
+    probe.estimators_[0].predict(np.asarray(rows, dtype=np.float32))
+    per_row = (time.monotonic() - start) / _num_samples(rows)
+
+    def seconds(m):
+        deeper = math.log(m) / math.log(size)  # deeper trees on larger samples
+        out_of_bag = n_rows * math.exp(-m / n_rows) if oob else 0.0
+        return grow * m / size * deeper + per_row * deeper * out_of_bag
+
+    return seconds
+
+
+def _forest_sample(estimator, X, y, fit_kwargs, deadline, oob):
+    """``(max_samples, seconds per tree)`` for a forest that must end by ``deadline``;
+    ``max_samples`` None keeps the configured sample."""
+    from sklearn.utils.validation import _num_samples
+
+    n_rows = _num_samples(X)
+    seconds = _forest_probe(estimator, X, y, fit_kwargs, oob)
+    wanted = min(estimator.n_estimators, _FOREST_MIN_TREES)
+    parallel = max(1, min(estimator.n_jobs or 1, wanted))
+    left = deadline - time.monotonic()
+    size = n_rows
+    while size > _FOREST_PROBE_ROWS and wanted * seconds(size) / parallel > left:
+        size = max(_FOREST_PROBE_ROWS, int(size * 0.7))
+    return (None if size == n_rows else size), seconds(size) / parallel
+
+
+def _forest_grow(estimator, X, y, fit_kwargs, deadline, steps=10, first_steps=30):
     """Grow the forest (warm start) until complete or until the next trees would end past
     ``deadline``.
 
@@ -203,29 +258,41 @@ def _forest_grow(estimator, fit, deadline, steps=10, first_steps=30):
     on 15,000 rows and 286 stacked columns of 26 classes takes about 0.1 s, so a tenth of
     300 trees could outlast a whole allowance). Warm-started growth draws the same tree
     seeds as one fit, so a forest that completes equals the one-shot forest. Out-of-bag
-    predictions are computed once, at the end.
+    predictions are computed once, at the end. On large tables (see ``_forest_sample``) a
+    probe sizes the first step, may shrink the bootstrap samples, and the out-of-bag pass
+    is counted in the time of every tree.
     """
     import warnings
 
+    from sklearn.utils.validation import _num_samples
+
     target, oob = estimator.n_estimators, estimator.oob_score
     step = max(1, -(-target // steps))
+    size, reserve = max(1, -(-target // first_steps)), 0.0
+    if _num_samples(X) > _FOREST_PROBE_ROWS:
+        max_samples, per_tree = _forest_sample(estimator, X, y, fit_kwargs, deadline, oob)
+        if max_samples is not None:
+            estimator.set_params(bootstrap=True, max_samples=max_samples)
+        reserve = per_tree if oob else 0.0  # the out-of-bag share, paid at the end
+        size = max(1, min(size, int((deadline - time.monotonic()) / per_tree)))
     estimator.set_params(warm_start=True, oob_score=False)
-    grown, size = 0, max(1, -(-target // first_steps))
+    grown = 0
     while grown < target and size >= 1:
         start = time.monotonic()
         grown = min(target, grown + size)
-        fit(estimator.set_params(n_estimators=grown))
-        per_tree = (time.monotonic() - start) / size
-        size = min(step, int((deadline - time.monotonic()) / max(per_tree, 1e-9)))
+        estimator.set_params(n_estimators=grown).fit(X, y, **fit_kwargs)
+        per_tree = (time.monotonic() - start) / size + reserve
+        size = min(step, int((deadline - time.monotonic() - reserve * grown)
+                             / max(per_tree, 1e-9)))
     if oob:
         estimator.set_params(oob_score=True)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Warm-start fitting without increasing")
-            fit(estimator)  # computes the OOB predictions only
+            estimator.fit(X, y, **fit_kwargs)  # computes the OOB predictions only
     estimator.set_params(warm_start=False)
 
 
-def _linear_grow(estimator, fit, deadline, first=20):
+def _linear_grow(estimator, X, y, fit_kwargs, deadline, first=20):
     """Run a warm-startable solver in steps until it converges or passes ``deadline``.
 
     ``Ridge`` (closed form) and ``liblinear`` cannot resume and fit in one piece. Otherwise
@@ -238,6 +305,9 @@ def _linear_grow(estimator, fit, deadline, first=20):
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
+
+    def fit(model):
+        model.fit(X, y, **fit_kwargs)
 
     params = estimator.get_params(deep=False)
     if "warm_start" not in params or params.get("solver") == "liblinear":
@@ -270,7 +340,7 @@ def _forest_oob_params(estimator):
     return {"oob_score": True, "bootstrap": True}
 
 
-def _forest_oob(model, X, y):
+def _forest_oob(model, X, y, rows=None, deadline=None):
     """Out-of-bag predictions: each row predicted by the trees whose sample left it out."""
     oof = np.array(model.oob_decision_function_ if hasattr(model, "oob_decision_function_")
                    else model.oob_prediction_, dtype=np.float64)
@@ -287,28 +357,128 @@ def _forest_oob(model, X, y):
     return oof
 
 
-def _knn_leave_one_out(model, X, y):
-    """Leave-one-out predictions: each row's neighbours among the other training rows."""
-    n_samples = len(y)
-    k = min(model.n_neighbors, n_samples - 1)
-    distances, indices = model.kneighbors(X, n_neighbors=k + 1)
-    rows = np.arange(n_samples)
-    is_self = indices == rows[:, None]
+# KNN under max_time. Its cost is the search, which grows with the rows it keeps times the
+# rows it predicts: a leave-one-out pass over 500,000 rows searches 500,000 x 500,000 pairs.
+# The probe times a search of _KNN_PROBE_QUERIES rows among _KNN_PROBE_ROWS; the model then
+# keeps as many rows as let it predict every training row within _KNN_SEARCH_SHARE of the
+# time, but never fewer than _KNN_MIN_ROWS (below that, the bag's projection skips it).
+_KNN_PROBE_ROWS, _KNN_PROBE_QUERIES = 2048, 512
+_KNN_MIN_ROWS = 2000
+_KNN_SEARCH_SHARE = 0.8
+_KNN_BATCH = 4096
+
+
+def covering_sample(y, size, classifier, seed=0):
+    """``size`` random rows of ``y`` (sorted), at least one of each class for classifiers."""
+    y = np.asarray(y)
+    rng = np.random.RandomState(seed)
+    order = rng.permutation(len(y))
+    if not classifier:
+        return np.sort(order[:size])
+    _, first = np.unique(y[order], return_index=True)
+    chosen = np.zeros(len(y), dtype=bool)
+    chosen[order[first]] = True
+    rest = order[~chosen[order]][:max(0, size - chosen.sum())]
+    chosen[rest] = True
+    return np.flatnonzero(chosen)
+
+
+def _knn_rows(estimator, X, y, deadline):
+    """The rows a KNN model keeps to predict as many rows as it was given by ``deadline``.
+
+    None keeps all of them. The search cost is projected as linear in the rows kept, which
+    a tree index beats: the estimate errs on the side of fewer rows.
+    """
+    from sklearn.base import is_classifier
+
+    n_rows = len(y)
+    if n_rows <= _KNN_MIN_ROWS:
+        return None
+    classifier = is_classifier(estimator)
+    per_pair = _search_seconds(estimator, X, y, classifier)
+    affordable = _KNN_SEARCH_SHARE * (deadline - time.monotonic()) / (n_rows * per_pair)
+    if affordable >= n_rows:
+        return None
+    return covering_sample(y, max(_KNN_MIN_ROWS, int(affordable)), classifier)
+
+
+def _search_seconds(estimator, X, y, classifier):
+    """Seconds per (query row, kept row) pair of the neighbour search, timed on a probe."""
+    from sklearn.base import clone
+    from sklearn.utils import _safe_indexing
+
+    probe_rows = covering_sample(y, _KNN_PROBE_ROWS, classifier)
+    probe = clone(estimator).fit(_safe_indexing(X, probe_rows), np.asarray(y)[probe_rows])
+    queries = _safe_indexing(X, np.arange(min(len(y), _KNN_PROBE_QUERIES)))
+    start = time.monotonic()
+    probe.kneighbors(queries, n_neighbors=min(probe.n_neighbors + 1, len(probe_rows)))
+    return max(time.monotonic() - start, 1e-6) / (len(queries) * len(probe_rows))
+
+
+def _neighbour_batches(model, X, n_neighbors, deadline):
+    """``(rows, distances, indices)`` of every row's neighbours, a batch at a time.
+
+    After each batch the search is projected: one that would end past ``deadline``
+    raises :class:`~skstack._bagging.BudgetExceeded` rather than overrun it.
+    """
+    from sklearn.utils import _safe_indexing
+    from sklearn.utils.validation import _num_samples
+
+    from .._bagging import BudgetExceeded
+
+    n_rows = _num_samples(X)
+    start = time.monotonic()
+    for begin in range(0, n_rows, _KNN_BATCH):
+        rows = np.arange(begin, min(n_rows, begin + _KNN_BATCH))
+        batch = _safe_indexing(X, slice(begin, rows[-1] + 1))
+        distances, indices = model.kneighbors(batch, n_neighbors=n_neighbors)
+        yield rows, distances, indices
+        done = rows[-1] + 1
+        if deadline is None or done == n_rows:
+            continue
+        now = time.monotonic()
+        end = now + (now - start) * (n_rows - done) / done
+        if end > deadline:
+            raise BudgetExceeded(f"The neighbour search of {n_rows} rows would end "
+                                 f"{end - deadline:.1f} s past its deadline ({done} searched).")
+
+
+def _knn_leave_one_out(model, X, y, rows=None, deadline=None):
+    """Leave-one-out predictions: each row's neighbours among the other rows the model kept.
+
+    Rows the model did not keep (``rows``: the ones it kept) never influenced it: they are
+    predicted as new rows, from their neighbours among the kept ones.
+    """
+    y = np.asarray(y)
+    kept = np.arange(len(y)) if rows is None else np.asarray(rows)
+    k = min(model.n_neighbors, len(kept) - 1)
+    classes = getattr(model, "classes_", None)
+    targets = y if classes is None else np.searchsorted(classes, y)
+    out = np.zeros(len(y) if classes is None else (len(y), len(classes)))
+    for batch, distances, indices in _neighbour_batches(model, X, k + 1, deadline):
+        out[batch] = _vote_without_self(batch, kept[indices], distances, k, model.weights,
+                                        targets, None if classes is None else len(classes))
+    return out
+
+
+def _vote_without_self(ids, neighbours, distances, k, weights, targets, n_classes):
+    """The prediction of rows ``ids`` from their ``k + 1`` nearest ``neighbours``, less
+    the row itself (or, for a row that is not among them, the farthest)."""
+    n_rows = len(ids)
+    rows = np.arange(n_rows)
+    is_self = neighbours == ids[:, None]
     # A row is normally its own first neighbour; among many duplicates it may be missing,
     # and then the farthest neighbour is dropped instead.
     drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
-    keep = np.ones_like(indices, dtype=bool)
+    keep = np.ones_like(neighbours, dtype=bool)
     keep[rows, drop] = False
-    indices = indices[keep].reshape(n_samples, k)
-    distances = distances[keep].reshape(n_samples, k)
-    weights = _neighbour_weights(model.weights, distances)
-    y = np.asarray(y)
-    if not hasattr(model, "classes_"):
-        return (weights * y[indices]).sum(axis=1) / weights.sum(axis=1)
-    proba = np.zeros((n_samples, len(model.classes_)))
-    codes = np.searchsorted(model.classes_, y)
+    neighbours = neighbours[keep].reshape(n_rows, k)
+    weight = _neighbour_weights(weights, distances[keep].reshape(n_rows, k))
+    if n_classes is None:
+        return (weight * targets[neighbours]).sum(axis=1) / weight.sum(axis=1)
+    proba = np.zeros((n_rows, n_classes))
     for j in range(k):
-        proba[rows, codes[indices[:, j]]] += weights[:, j]
+        proba[rows, targets[neighbours[:, j]]] += weight[:, j]
     return proba / proba.sum(axis=1, keepdims=True)
 
 
@@ -374,7 +544,7 @@ BUILTIN_FAMILIES = [
         classes=("KNeighborsClassifier", "KNeighborsRegressor"),
         classifier="sklearn.neighbors:KNeighborsClassifier",
         regressor="sklearn.neighbors:KNeighborsRegressor", preprocessing="onehot",
-        native_oof=KNN_LOO,
+        native_oof=KNN_LOO, subsample=_knn_rows,
     ),
     Family(
         name="linear", modules=("sklearn.linear_model",),
