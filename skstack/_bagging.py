@@ -3,14 +3,11 @@
 import math
 import time
 import warnings
-from contextlib import nullcontext
 from copy import copy
 from numbers import Integral
 from time import perf_counter
 
 import numpy as np
-from joblib import cpu_count, effective_n_jobs
-from scipy import sparse
 from sklearn.base import (
     BaseEstimator,
     MetaEstimatorMixin,
@@ -18,39 +15,31 @@ from sklearn.base import (
     clone,
     is_classifier,
 )
-from sklearn.utils import _safe_indexing, check_random_state, column_or_1d
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _num_samples,
-    assert_all_finite,
     check_consistent_length,
     check_is_fitted,
-    validate_data,
 )
-from threadpoolctl import threadpool_limits
 
 from ._folds import make_fold_plan
-from ._scoring import default_score, resolve_scorer, score_predictions
+from ._scoring import resolve_scorer, score_predictions
+from ._utils import (
+    SEED_MAX,
+    BudgetExceeded,
+    ScoreMixin,
+    index_params,
+    thread_budget,
+    thread_limit,
+    validate_X,
+    validate_y,
+)
 
 __all__ = ["BaggedOOFEstimator"]  # helpers below are shared with StackLayer
-
-_SEED_MAX = np.iinfo(np.int32).max
-
-
-class BudgetExceeded(RuntimeError):
-    """A bag given a deadline projects, after its first fold, that it cannot finish in time.
-
-    ``first_fold_time`` holds the seconds the first fold took.
-    """
-
-    def __init__(self, message, first_fold_time=None):
-        super().__init__(message)
-        self.first_fold_time = first_fold_time
-
 
 def with_max_time(template, seconds):
     """``template``, or a clone whose ``max_time`` (when it has one) is at most ``seconds``.
@@ -81,13 +70,6 @@ def response_method(estimator):
         if hasattr(estimator, method):
             return method
     return "predict"
-
-
-def thread_budget(n_jobs, n_tasks):
-    """Parallel workers and threads per worker such that their product fits the usable CPUs."""
-    n_cpus = cpu_count(only_physical_cores=False)
-    workers = max(1, min(effective_n_jobs(n_jobs), n_tasks))
-    return workers, max(1, n_cpus // workers)
 
 
 def _prepare(template, seed, threads):
@@ -122,29 +104,6 @@ def _uses_more_threads(owner, n_jobs, threads):
         declaring = next(c for c in type(owner).__mro__ if "__init__" in vars(c))
         return not declaring.__module__.startswith("sklearn.")
     return isinstance(n_jobs, Integral) and (n_jobs < 1 or n_jobs > threads)
-
-
-def _index_params(params, indices, n_samples):
-    """Slice every per-row fit parameter to ``indices``; pass the others through."""
-    sliced = {}
-    for key, value in params.items():
-        if _is_per_row(value, n_samples):
-            if not (hasattr(value, "iloc") or sparse.issparse(value)):
-                value = np.asarray(value)
-            value = _safe_indexing(value, indices)
-        sliced[key] = value
-    return sliced
-
-
-def _is_per_row(value, n_samples):
-    if value is None or isinstance(value, str):
-        return False
-    if not (hasattr(value, "__len__") or hasattr(value, "__array__")):
-        return False
-    try:
-        return _num_samples(value) == n_samples
-    except TypeError:
-        return False
 
 
 def predict_aligned(estimator, X, method, n_classes):
@@ -208,9 +167,9 @@ def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, n_c
     estimator = _prepare(template, seed, threads)
     n_samples = _num_samples(X)
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
-    params = _index_params(fit_params, train, n_samples)
+    params = index_params(fit_params, train, n_samples)
     X_test = _safe_indexing(X, test)
-    with _thread_limit(threads):
+    with thread_limit(threads):
         start = perf_counter()
         if len(test) and hasattr(estimator, "fit_with_validation"):
             estimator.fit_with_validation(
@@ -235,67 +194,6 @@ def _oof_sums(n_samples, tests, preds):
     return total, counts
 
 
-def validate_X(meta, X, *, reset, allow_nan):
-    """Validate ``X`` for a meta-estimator, keeping DataFrames as they are.
-
-    Model pipelines need column dtypes (categoricals, strings), so DataFrames are only checked
-    for their feature names, count, size and NaN; other input goes through ``check_array``
-    with ``dtype=None`` so that string arrays reach the models untouched.
-    """
-    if not hasattr(X, "columns"):
-        return validate_data(
-            meta,
-            X,
-            reset=reset,
-            accept_sparse=["csr", "csc"],
-            dtype=None,
-            ensure_all_finite="allow-nan" if allow_nan else True,
-            ensure_min_samples=2 if reset else 1,
-        )
-    validate_data(meta, X, reset=reset, skip_check_array=True)
-    if reset and len(X) < 2:
-        raise ValueError(
-            f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum of 2 "
-            "is required: bagging needs rows to hold out."
-        )
-    if not allow_nan and X.isna().to_numpy().any():
-        raise ValueError(
-            f"Input X contains NaN, which {type(meta).__name__} cannot pass to its models. "
-            "Impute first (e.g. SimpleImputer in a Pipeline) or use models that handle "
-            "missing values, such as HistGradientBoosting or LightGBM."
-        )
-    return X
-
-
-def validate_y(y, *, classifier):
-    """Return the target the models see and the sorted classes (None for regression).
-
-    Regression targets become float arrays. Class labels become codes ``0..n_classes-1``
-    (as in :class:`~sklearn.ensemble.StackingClassifier`): encoded once here instead of by
-    every fold model, and the same in every fold.
-    """
-    y = column_or_1d(y, warn=True)
-    if not classifier:
-        y = y.astype(np.float64)
-        assert_all_finite(y, input_name="y")
-        return y, None
-    check_classification_targets(y)
-    classes, codes = np.unique(y, return_inverse=True)
-    if len(classes) < 2:
-        raise ValueError(
-            "Classifier can't train when only one class is present: the data contains "
-            f"only class {classes[0]!r}."
-        )
-    return codes.ravel(), classes
-
-
-def _thread_limit(threads):
-    """Cap BLAS/OpenMP pools to ``threads``; a no-op (and no library scan) when all CPUs."""
-    if threads >= cpu_count(only_physical_cores=False):
-        return nullcontext()
-    return threadpool_limits(limits=threads)
-
-
 def _n_classes(bag):
     return len(bag.classes_) if hasattr(bag, "classes_") else None
 
@@ -316,7 +214,7 @@ def _estimator_has(attr):
 # --------------------------------------------------------------------------------------------
 
 
-class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
+class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
     """K-fold bagging of one estimator, keeping every fold model and its out-of-fold predictions.
 
     The training rows are split into ``n_folds`` folds (stratified for classifiers, on binned
@@ -590,7 +488,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         start = perf_counter()
         self.oof_method_ = response_method(self.estimator)
         rng = check_random_state(self.random_state)
-        seeds = rng.randint(_SEED_MAX, size=len(plan) + 1)
+        seeds = rng.randint(SEED_MAX, size=len(plan) + 1)
         results, template = self._train_folds(template, X, y, plan, fit_params, seeds,
                                               deadline, self.refit_full, limit)
         self.estimators_ = [estimator for estimator, _, _ in results]
@@ -644,7 +542,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         start = perf_counter()
         n_before = len(self.estimators_)
         rng = check_random_state(self.random_state)
-        seeds = rng.randint(_SEED_MAX, size=n_before + 1 + len(plan))[n_before + 1:]
+        seeds = rng.randint(SEED_MAX, size=n_before + 1 + len(plan))[n_before + 1:]
         template = self._split_preprocessing()[1]
         results, _ = self._train_folds(template, X, y, plan, fit_params, seeds, deadline, 0)
         total, counts = _oof_sums(_num_samples(X), [test for _, test in plan],
@@ -716,12 +614,12 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         """Fit one model that computes its own OOF predictions (out-of-bag, leave-one-out)."""
         start = perf_counter()
         self.oof_method_ = response_method(self.estimator)
-        seed = check_random_state(self.random_state).randint(_SEED_MAX)
+        seed = check_random_state(self.random_state).randint(SEED_MAX)
         _, threads = thread_budget(self.n_jobs, 1)
         if deadline is not None:
             template = with_max_time(template, 0.9 * (deadline - time.monotonic()))
         estimator = _prepare(template, seed, threads)
-        with _thread_limit(threads):
+        with thread_limit(threads):
             fit_start = perf_counter()
             oof = estimator.fit_oof(X, y, **fit_params)
             self.fold_fit_times_ = np.array([perf_counter() - fit_start])
@@ -790,7 +688,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         if self._native_fit:
             self.full_estimator_ = self.estimators_[0]
         else:
-            seed = check_random_state(self.random_state).randint(_SEED_MAX)
+            seed = check_random_state(self.random_state).randint(SEED_MAX)
             self.full_estimator_ = self._fit_full(self._preprocess(X), y, fit_params, seed)
         self.refit_full = True
         return self
@@ -802,7 +700,7 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
         estimator = _prepare(template, seed, threads)
         if hasattr(self.estimator, "full_fit_params"):
             estimator.set_params(**self.estimator.full_fit_params(self.estimators_))
-        with _thread_limit(threads):
+        with thread_limit(threads):
             return estimator.fit(X, y, **fit_params)
 
     # ---- prediction --------------------------------------------------------------------
@@ -880,25 +778,6 @@ class BaggedOOFEstimator(MetaEstimatorMixin, BaseEstimator):
             Averaged decision values of the fold models.
         """
         return self._predict_values(X, "decision_function")
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy for classifiers, R² for regressors, like scikit-learn's mixins.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Test rows.
-        y : array-like of shape (n_samples,)
-            True targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
-
-        Returns
-        -------
-        score : float
-            Mean accuracy or R².
-        """
-        return default_score(is_classifier(self), y, self.predict(X), sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

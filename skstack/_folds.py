@@ -10,16 +10,22 @@ import warnings
 import numpy as np
 from sklearn.model_selection import (
     GroupKFold,
+    GroupShuffleSplit,
     KFold,
+    ShuffleSplit,
     StratifiedGroupKFold,
     StratifiedKFold,
+    StratifiedShuffleSplit,
     check_cv,
 )
 from sklearn.utils import check_random_state
 
-__all__ = ["default_n_folds", "make_fold_plan"]
+from ._utils import SEED_MAX
 
-_SEED_MAX = np.iinfo(np.int32).max
+__all__ = ["default_n_folds", "holdout_plan", "make_fold_plan"]
+
+# The largest validation part of a holdout plan (AutoGluon's cap).
+HOLDOUT_MAX_ROWS = 2500
 
 
 def default_n_folds(n_samples):
@@ -138,7 +144,7 @@ def make_fold_plan(
         rng = check_random_state(random_state)
         plan = []
         for _ in range(n_repeats):
-            splitter = _splitter(folds, codes, groups, int(rng.randint(_SEED_MAX)))
+            splitter = _splitter(folds, codes, groups, int(rng.randint(SEED_MAX)))
             with warnings.catch_warnings():
                 # Our own warning above already told the user about a rare class.
                 warnings.filterwarnings("ignore", message="The least populated class")
@@ -150,3 +156,52 @@ def make_fold_plan(
             raise ValueError("A fold has no training rows; use fewer folds or another splitter.")
     return plan
 
+
+
+def holdout_plan(y, *, classifier, fraction, random_state, groups=None):
+    """One train/validation split, stratified for classifiers; None when it cannot be made.
+
+    The validation part is ``fraction`` of the rows, at least one row (one per class for
+    classifiers) and at most 2,500 rows; with ``groups``, a fraction of the groups, every
+    group on one side. For classifiers, both parts must hold every class: when they cannot,
+    the result is None, and the caller bags instead.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Target.
+    classifier : bool
+        Whether ``y`` holds class labels.
+    fraction : float
+        Share of the rows (or groups) held out.
+    random_state : int
+        Seeds the split.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels.
+
+    Returns
+    -------
+    plan : list of one (train, validation) pair of index arrays, or None
+        The plan.
+    """
+    n_samples = len(y)
+    n_val = max(1, round(fraction * n_samples))
+    if groups is not None:
+        splitter = GroupShuffleSplit(1, test_size=fraction, random_state=random_state)
+        plan = list(splitter.split(np.zeros(n_samples), y, groups))
+        if classifier and any(len(np.unique(y[rows])) < len(np.unique(y)) for rows in plan[0]):
+            return None
+        return plan
+    if not classifier:
+        n_val = int(min(n_val, HOLDOUT_MAX_ROWS, n_samples - 1))
+        return list(ShuffleSplit(1, test_size=n_val, random_state=random_state).split(y))
+    classes, counts = np.unique(y, return_counts=True)
+    n_val = int(min(max(n_val, len(classes)), HOLDOUT_MAX_ROWS, n_samples - len(classes)))
+    if counts.min() < 2 or n_val < len(classes):
+        return None
+    splitter = StratifiedShuffleSplit(1, test_size=n_val, random_state=random_state)
+    plan = list(splitter.split(np.zeros(n_samples), y))
+    # Proportional allocation can still leave a class out of a tiny validation part.
+    if any(len(np.unique(y[rows])) < len(classes) for rows in plan[0]):
+        return None
+    return plan

@@ -19,7 +19,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._scoring import default_score, prediction_scorer
+from ._scoring import prediction_scorer
+from ._utils import ScoreMixin
 
 __all__ = ["GreedyEnsembleSelector"]
 
@@ -137,7 +138,7 @@ def _select(preds, score, n_iterations, sorted_initialization, rng, deadline=Non
     return counts, np.asarray(trajectory[:best])
 
 
-class GreedyEnsembleSelector(BaseEstimator):
+class GreedyEnsembleSelector(ScoreMixin, BaseEstimator):
     """Caruana et al. (2004) greedy ensemble selection over stacked model predictions.
 
     Each input column block holds one model's predictions (the output of a
@@ -580,25 +581,8 @@ class GreedyEnsembleSelector(BaseEstimator):
         """
         return self._blend(X)
 
-    def score(self, X, y, sample_weight=None):
-        """Accuracy for classification, R² for regression.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_models * width)
-            Prediction columns.
-        y : array-like of shape (n_samples,)
-            True targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
-
-        Returns
-        -------
-        score : float
-            Accuracy or R².
-        """
-        y_pred = self.predict(X)
-        return default_score(self.task_ == "classification", y, y_pred, sample_weight)
+    def _scores_as_classifier(self):
+        return self.task_ == "classification"  # task="auto" is decided by fit
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

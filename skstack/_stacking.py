@@ -17,7 +17,8 @@ from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._bagging import BaggedOOFEstimator, validate_X, validate_y
+from ._bagging import BaggedOOFEstimator
+from ._utils import validate_X, validate_y
 from ._folds import make_fold_plan
 
 __all__ = ["StackLayer"]
@@ -336,6 +337,16 @@ class StackLayer(TransformerMixin, _BaseComposition):
     def _oof_output(self, X):
         """What :meth:`fit_transform` returns, for the fitted layer and its training ``X``."""
         return self._assemble([bag.oof_pred_ for bag in self.estimators_], X)
+
+    def _oof_frame(self, X):
+        """:meth:`_oof_output` as a named DataFrame, as :meth:`transform` gives new rows."""
+        import pandas as pd
+
+        out = self._oof_output(X)
+        if hasattr(out, "columns"):
+            return out
+        index = X.index if hasattr(X, "index") else None
+        return pd.DataFrame(out, columns=self.get_feature_names_out(), index=index)
 
     def _keep(self, names):
         """Prune the fitted layer to the models ``names``; the others become ``"drop"``."""

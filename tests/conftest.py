@@ -1,6 +1,7 @@
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
@@ -45,3 +46,23 @@ def regression_data():
 def string_labels(binary_data):
     X, y = binary_data
     return X, np.array(["no", "yes"])[y]
+
+
+@pytest.fixture
+def mixed_frame():
+    """A frame of every column kind AutoStack types (numbers with NaN, strings, categories,
+    booleans, dates with NaT) and a string label."""
+    rng = np.random.RandomState(0)
+    n = 300
+    X = pd.DataFrame({
+        "num": rng.normal(size=n),
+        "num_nan": np.where(rng.rand(n) < 0.2, np.nan, rng.normal(size=n)),
+        "city": pd.Series(rng.choice(["paris", "rome", None], size=n), dtype="str"),
+        "kind": pd.Categorical(rng.choice(["a", "b", "c"], size=n)),
+        "flag": rng.rand(n) < 0.5,
+        "when": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.randint(0, 500, n), "D"),
+    })
+    X.loc[::17, "when"] = pd.NaT
+    logit = X["num"] + (X["city"] == "rome") * 1.5 + X["flag"] - (X["when"].dt.month > 6)
+    y = np.where(logit + rng.normal(scale=0.5, size=n) > 0.5, "yes", "no")
+    return X, y

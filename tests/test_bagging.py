@@ -368,7 +368,7 @@ def test_library_thread_defaults_get_explicit_counts(binary_data):
 
 
 def test_deadline_projection_skips_a_bag_that_cannot_finish(binary_data):
-    from skstack._bagging import BudgetExceeded
+    from skstack._utils import BudgetExceeded
 
     X, y = binary_data
     bag = BaggedOOFEstimator(Slow(delay=0.2), n_folds=5, random_state=0)
@@ -386,7 +386,7 @@ def test_deadline_projection_skips_a_bag_that_cannot_finish(binary_data):
 
 
 def test_the_projection_counts_a_refit_on_every_row_as_more_than_a_fold(binary_data):
-    from skstack._bagging import BudgetExceeded
+    from skstack._utils import BudgetExceeded
 
     X, y = binary_data
     bag = BaggedOOFEstimator(Slow(delay=0.5), n_folds=2, refit_full=True, random_state=0)

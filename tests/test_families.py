@@ -760,7 +760,7 @@ def _clock(step):
 def test_knn_search_projected_past_its_deadline_gives_up(monkeypatch):
     from sklearn.neighbors import KNeighborsRegressor
 
-    from skstack._bagging import BudgetExceeded
+    from skstack._utils import BudgetExceeded
     from skstack.families import _registry
 
     rng = np.random.RandomState(0)

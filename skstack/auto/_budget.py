@@ -1,4 +1,4 @@
-"""The time budget of one AutoStack fit: deadlines per level and per model.
+"""The time budget of one AutoStack fit: every deadline it sets, and every number it uses.
 
 How the time is split:
 
@@ -14,12 +14,16 @@ How the time is split:
   portfolio still trains its first models well rather than every model a little;
 - the bag of each model gets its deadline: boosting, forests and networks stop training
   at their share of it, and a bag whose first fold projects past it is skipped
-  (:class:`~skstack._bagging.BudgetExceeded`) or, for those that stop, shortened; unless
+  (:class:`~skstack._utils.BudgetExceeded`) or, for those that stop, shortened; unless
   the projection ends within its **limit**: a model may borrow a quarter of the level's
   time beyond its allowance. A model whose preprocessing and predictions cost more than
   its training (a linear model on thousands of stacked columns) would otherwise be
   skipped for a fraction of a second, as AutoGluon, which lets each model use all the
-  time left, would not.
+  time left, would not;
+- the **stacking check** before level 2 may take a tenth of the limit (at most half of the
+  time left for the levels); the **selections** share what is left after the levels, and
+  k-fold **repeats** of the last level's bags take only the time they are sure to finish
+  in.
 
 All times are :func:`time.monotonic` values; a budget without a limit gives no deadlines.
 """
@@ -29,8 +33,44 @@ import time
 
 __all__ = ["TimeBudget"]
 
+# Levels and models.
 FIRST_LEVEL_WEIGHT = 2.0
 BORROWED_SHARE = 0.25
+RESERVE_SHARE, RESERVE_MIN, RESERVE_MAX = 0.05, 0.5, 30.0
+# Level 1 is refitted with fewer folds when its first timed model had under 1/STARVED of
+# the time its folds need (see ``TimeBudget.fewer_folds``).
+STARVED = 2.0
+
+# The stacked-overfitting check may use this share of the time limit; each of its two
+# levels half of it. Its models are priced at their first-level bag's time: two levels on
+# 8/9 of the rows cost about CHECK_TWO_LEVELS times that bag, one level CHECK_ONE_LEVEL.
+CHECK_SHARE = 0.1
+CHECK_TWO_LEVELS, CHECK_ONE_LEVEL = 1.8, 0.9
+
+# Selection. It keeps SELECTION_MARGIN seconds for what follows it, but always gets at least
+# SELECTION_FLOOR of the reserve (a fit that ran late still selects among a few models); a
+# greedy step is timed and counted SELECTION_PASSES times per iteration (the pruned refit
+# and the combiner's choice come after it). The linear combiner's check stops
+# COMBINER_MARGIN seconds before the end.
+SELECTION_MARGIN = 0.5
+SELECTION_FLOOR = 0.5
+SELECTION_PASSES = 3
+COMBINER_MARGIN = 0.2
+# Timing infer_limit's candidates: the ensemble, its parts and the ensemble kept.
+INFER_TIMINGS = 3
+
+# Most k-fold repeats that the time left may give a bag (n_repeats="auto"). AutoGluon
+# allows 20; each repeat adds k fold models to every prediction, and the gain in variance
+# shrinks with each one.
+MAX_AUTO_REPEATS = 3
+# A repeat is given up to REPEAT_ALLOWANCE times the bag's average repeat so far (at least
+# MIN_REPEAT_TIME: a bag of models that fit in milliseconds would otherwise be passed over
+# whenever the machine is busy for a moment); a bag with less than REPEAT_MIN_LEFT of its
+# repeats left before the deadline is passed over, so that a repeat never trains shorter
+# models than the first one did.
+REPEAT_ALLOWANCE = 2.0
+MIN_REPEAT_TIME = 1.0
+REPEAT_MIN_LEFT = 1.5
 
 
 class TimeBudget:
@@ -63,7 +103,7 @@ class TimeBudget:
         """Seconds kept for the ensemble selection and what follows it."""
         if not self.limited:
             return 0.0
-        return min(30.0, max(0.5, 0.05 * self.time_limit))
+        return min(RESERVE_MAX, max(RESERVE_MIN, RESERVE_SHARE * self.time_limit))
 
     def level_deadline(self, levels_left, first=False):
         """End of the level starting now: its share of the time left before the reserve.
@@ -96,3 +136,66 @@ class TimeBudget:
         """Whether no useful time is left before ``deadline`` (or the budget's end)."""
         end = self.end - self.reserve() if deadline is None else deadline
         return time.monotonic() >= end - 0.01
+
+    @staticmethod
+    def fewer_folds(shortfall, n_folds):
+        """The folds for a level whose first timed model had 1/``shortfall`` of the time
+        its ``n_folds`` folds need, or None to keep them.
+
+        With ``k / shortfall`` folds (at least 2) each fold gets about the time it needs.
+        """
+        fewer = max(2, int(n_folds / shortfall))
+        return fewer if shortfall >= STARVED and fewer < n_folds else None
+
+    # ---- the stacking check ----------------------------------------------------------
+
+    def check_time(self):
+        """Seconds the stacked-overfitting check may take (inf without a limit)."""
+        if not self.limited:
+            return math.inf
+        level_share = (self.remaining() - self.reserve()) / 2
+        return max(0.0, min(CHECK_SHARE * self.time_limit, level_share))
+
+    @staticmethod
+    def check_cost(level1_fit_time, levels=2):
+        """Seconds a model whose level-1 bag took ``level1_fit_time`` costs the check."""
+        return (CHECK_TWO_LEVELS if levels == 2 else CHECK_ONE_LEVEL) * level1_fit_time
+
+    # ---- selection and what follows it --------------------------------------------------
+
+    def selection_time(self, share=1.0):
+        """Seconds a selection may take: ``share`` of the time left (see SELECTION_FLOOR)."""
+        return share * max(self.remaining() - SELECTION_MARGIN,
+                           SELECTION_FLOOR * self.reserve())
+
+    def affordable_candidates(self, allowed, n_iterations, seconds_per_step):
+        """How many models a greedy selection of ``n_iterations`` can score in ``allowed``."""
+        per_iteration = SELECTION_PASSES * n_iterations * seconds_per_step
+        return max(1, int(allowed / per_iteration))
+
+    def combiner_time(self):
+        """Seconds the linear combiner's check may take, or None without a limit."""
+        if not self.limited:
+            return None
+        return max(0.0, self.remaining() - COMBINER_MARGIN)
+
+    def measurement_time(self):
+        """Seconds for timing ``infer_limit``'s candidates (at least half the reserve)."""
+        return max(self.remaining(), SELECTION_FLOOR * self.reserve())
+
+    @staticmethod
+    def measurement_rows(size, seconds_per_row, allowed):
+        """The batch of at most ``size`` rows that the timings can afford in ``allowed``."""
+        return int(max(1, min(size, allowed / (INFER_TIMINGS * seconds_per_row))))
+
+    # ---- repeats ------------------------------------------------------------------------
+
+    @staticmethod
+    def repeat_deadline(deadline, seconds_per_repeat):
+        """End of one more k-fold repeat of a bag whose repeats took ``seconds_per_repeat``,
+        or None when it cannot finish before ``deadline``."""
+        now = time.monotonic()
+        left = deadline - now
+        if left < REPEAT_MIN_LEFT * seconds_per_repeat:
+            return None
+        return now + min(left, max(REPEAT_ALLOWANCE * seconds_per_repeat, MIN_REPEAT_TIME))

@@ -36,8 +36,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._bagging import _index_params
-from .._scoring import default_score
+from .._utils import ScoreMixin, index_params
 from ._preprocessing import check_frame, make_preprocessor
 
 __all__ = [
@@ -330,7 +329,7 @@ def _model_has(attr):
     return check
 
 
-class FamilyModel(MetaEstimatorMixin, BaseEstimator):
+class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
     """An estimator with the preprocessing, threads and early stopping its family needs.
 
     The family is looked up from the wrapped estimator's class (:func:`family_of`).
@@ -639,7 +638,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
             rows = family.subsample(estimator, Xm, y, deadline)
             if rows is not None:
                 self.fit_rows_ = rows
-                fit_params = _index_params(fit_params, rows, _num_samples(Xm))
+                fit_params = index_params(fit_params, rows, _num_samples(Xm))
                 Xm, y = _safe_indexing(Xm, rows), _safe_indexing(y, rows)
         if deadline is None or (family.deadline is None and family.grow is None):
             estimator.fit(Xm, y, **kwargs, **fit_params)
@@ -684,7 +683,7 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
                 return self.fit_with_validation(
                     _safe_indexing(X, fit_idx), _safe_indexing(y, fit_idx),
                     _safe_indexing(X, val_idx), _safe_indexing(y, val_idx),
-                    **_index_params(fit_params, fit_idx, _num_samples(X)),
+                    **index_params(fit_params, fit_idx, _num_samples(X)),
                 )
         Xt, y = self._start(X, y)
         return self._fit_model(Xt, y, None, fit_params)
@@ -910,25 +909,6 @@ class FamilyModel(MetaEstimatorMixin, BaseEstimator):
             Decision values.
         """
         return self._predict("decision_function", X)
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy for classifiers, R² for regressors.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-            Test rows.
-        y : array-like of shape (n_samples,)
-            True targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
-
-        Returns
-        -------
-        score : float
-            Accuracy or R².
-        """
-        return default_score(is_classifier(self), y, self.predict(X), sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._scoring import default_score
+from .._utils import ScoreMixin
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -181,25 +181,6 @@ class _BaseMLP(BaseEstimator):
             hidden = np.maximum(hidden @ coef + intercept, 0.0)
         return hidden @ self.coefs_[-1] + self.intercepts_[-1]
 
-    def score(self, X, y, sample_weight=None):
-        """Accuracy for the classifier, R² for the regressor.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Test rows.
-        y : array-like of shape (n_samples,)
-            True targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
-
-        Returns
-        -------
-        score : float
-            Accuracy or R².
-        """
-        return default_score(self._classifier, y, self.predict(X), sample_weight)
-
     def _predict_input(self, X):
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float32, reset=False)
@@ -264,7 +245,7 @@ def _dataset(X, y):
     return Dataset(X, y)
 
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
+class MLPClassifier(ScoreMixin, ClassifierMixin, _BaseMLP):
     """A torch multilayer perceptron classifier (skorch), seeded and silent by default.
 
     Fully connected ReLU layers with dropout, AdamW, cross-entropy; labels of any type are
@@ -333,7 +314,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _classifier = True
     _net, _loss = "NeuralNetClassifier", "CrossEntropyLoss"
-    score = _BaseMLP.score  # ahead of ClassifierMixin's, whose docs link into sklearn's site
 
     def _encode_y(self, y, fitted=False):
         if not fitted:
@@ -382,7 +362,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-class MLPRegressor(RegressorMixin, _BaseMLP):
+class MLPRegressor(ScoreMixin, RegressorMixin, _BaseMLP):
     """A torch multilayer perceptron regressor (skorch), seeded and silent by default.
 
     The target is standardised for training and mapped back at predict time. See
@@ -445,7 +425,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _classifier = False
     _net, _loss = "NeuralNetRegressor", "MSELoss"
-    score = _BaseMLP.score  # ahead of RegressorMixin's, whose docs link into sklearn's site
 
     def _encode_y(self, y, fitted=False):
         y = np.asarray(y, dtype=np.float64)

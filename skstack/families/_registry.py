@@ -424,7 +424,7 @@ def _neighbour_batches(model, X, n_neighbors, deadline):
     from sklearn.utils import _safe_indexing
     from sklearn.utils.validation import _num_samples
 
-    from .._bagging import BudgetExceeded
+    from .._utils import BudgetExceeded
 
     n_rows = _num_samples(X)
     start = time.monotonic()

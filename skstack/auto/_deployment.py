@@ -1,0 +1,183 @@
+"""What a fitted AutoStack predicts with: the pipeline, ``infer_limit`` and ``refit_full``.
+
+A pipeline's time per row is the column encoder, each distinct preprocessing its last layer's
+bags share (applied once per prediction, see :class:`~skstack.StackLayer`), and each bag's own
+models. Measured once per part (:class:`InferenceCosts`), the time of any subset of the bags is
+a sum, so models can be dropped on the estimate without re-timing the pipeline after every
+choice (:func:`meet_infer_limit`). :func:`refit_full` refits every kept bag on all rows, to
+predict with one model each.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
+
+from ._ensemble import selection_among
+
+__all__ = [
+    "InferenceCosts",
+    "make_pipeline",
+    "measurement_rows",
+    "meet_infer_limit",
+    "refit_full",
+    "time_per_row",
+]
+
+# Batches of at most this many rows time infer_limit's candidates without a first probe.
+_UNPROBED_BATCH = 100
+
+
+def make_pipeline(encoder, layers, selector):
+    """The fitted ``pipeline_``: the encoder, one step per level, the selector."""
+    return Pipeline([("encoder", encoder)]
+                    + [(f"layer{i}", layer) for i, layer in enumerate(layers, start=1)]
+                    + [("selector", selector)])
+
+
+def measurement_rows(X, batch_size):
+    """``batch_size`` rows of ``X`` (repeated when it has fewer): the batch to time."""
+    n_rows = len(X) if hasattr(X, "iloc") else X.shape[0]
+    return _safe_indexing(X, np.resize(np.arange(n_rows), batch_size))
+
+
+def _timed(function, n_rows, repeats):
+    """The fastest of ``repeats`` calls, in seconds per row, and the call's result."""
+    best, result = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best / n_rows, result
+
+
+def _repeats(n_rows):
+    return 5 if n_rows < 100 else 1  # small batches are noisy and cheap to repeat
+
+
+def time_per_row(pipeline, X):
+    """Seconds per row that ``pipeline`` takes to predict the batch ``X``."""
+    method = "predict_proba" if hasattr(pipeline[-1], "predict_proba") else "predict"
+    return _timed(lambda: getattr(pipeline, method)(X), len(X), _repeats(len(X)))[0]
+
+
+class InferenceCosts:
+    """Seconds per row of the parts of a one-level pipeline, measured on the batch ``X``.
+
+    Parameters
+    ----------
+    encoder : transformer or "passthrough"
+        The fitted column encoder.
+    layer : StackLayer
+        The fitted (last and only) layer.
+    X : DataFrame or ndarray
+        The raw rows to time.
+    """
+
+    def __init__(self, encoder, layer, X):
+        n_rows, repeats = len(X), _repeats(len(X))
+        self.encoder, features = _timed(
+            lambda: X if encoder == "passthrough" else encoder.transform(X), n_rows, repeats)
+        self.preprocessing, self.models, self.uses = {}, {}, {}
+        encoded = {}
+        for name, bag in layer.named_estimators_.items():
+            key = id(bag.preprocessor_)
+            if key not in encoded:
+                self.preprocessing[key], encoded[key] = _timed(
+                    lambda bag=bag: bag._preprocess(features), n_rows, repeats)
+            self.models[name], _ = _timed(
+                lambda bag=bag, key=key: bag._average_models(encoded[key], bag._models()),
+                n_rows, repeats)
+            self.uses[name] = key
+
+    def estimate(self, names):
+        """Seconds per row of a pipeline predicting with the bags ``names``."""
+        shared = {self.uses[name] for name in names}
+        return (self.encoder + sum(self.preprocessing[key] for key in shared)
+                + sum(self.models[name] for name in names))
+
+    def slowest(self, names):
+        """The bag whose removal saves the most time."""
+        total = self.estimate(names)
+        return max(names, key=lambda name: total - self.estimate(
+            [other for other in names if other != name]))
+
+
+def meet_infer_limit(run, X, y, sample_weight, encoder, layers):
+    """The layers and selector of the best ensemble found within ``infer_limit``.
+
+    The kept ensemble is timed on ``infer_limit_batch_size`` training rows. A stack
+    that is too slow falls back to its first level (each upper model needs every model
+    below it). Then every bag's time is measured once, and while the ensemble's
+    estimate (the sum of its parts) is over the limit, the model whose removal saves
+    the most time leaves the candidates and the ensemble is selected again among the
+    rest. The kept ensemble is always pruned. Returns the layers, the selector and
+    their measured seconds per row.
+    """
+    limit = run.options.infer_limit
+    if len(layers) > 1:
+        trial, selector = selection_among(run, layers[-1], None, y, sample_weight)
+        stacked = layers[:-1] + [trial]
+        pipeline = make_pipeline(encoder, stacked, selector)
+        batch = measurement_rows(X, _measurement_batch(run, X, pipeline))
+        per_row = time_per_row(pipeline, batch)
+        if per_row <= limit:
+            return stacked, selector, per_row
+        run.log(1, f"infer_limit: the stack takes {per_row:.2e} s per row; level 1 alone")
+        layers = layers[:1]
+        layers[0].set_params(passthrough=False)
+    layer = layers[0]
+    candidates = list(layer.named_estimators_)
+    trial, selector = selection_among(run, layer, candidates, y, sample_weight)
+    batch = measurement_rows(X, _measurement_batch(
+        run, X, make_pipeline(encoder, [trial], selector)))
+    costs = InferenceCosts(encoder, layer, batch)
+    while costs.estimate(list(trial.named_estimators_)) > limit and len(candidates) > 1:
+        slowest = costs.slowest(list(trial.named_estimators_))
+        run.log(1, f"infer_limit: leaving out {slowest}")
+        candidates.remove(slowest)
+        trial, selector = selection_among(run, layer, candidates, y, sample_weight)
+    per_row = time_per_row(make_pipeline(encoder, [trial], selector), batch)
+    if per_row > limit:
+        warnings.warn(
+            f"No ensemble meets infer_limit={limit:g} s per row: the fastest model takes "
+            f"{per_row:.3g} s. Try refit=True (one model per bag instead of one per fold) "
+            "or a larger infer_limit_batch_size.", UserWarning, stacklevel=4)
+    return [trial], selector, per_row
+
+
+def _measurement_batch(run, X, pipeline):
+    """``infer_limit_batch_size``, cut so that timing it fits in the time left."""
+    size = run.options.infer_limit_batch_size
+    if not run.budget.limited or size <= _UNPROBED_BATCH:
+        return size
+    probe = time_per_row(pipeline, measurement_rows(X, _UNPROBED_BATCH))
+    return run.budget.measurement_rows(size, probe, run.budget.measurement_time())
+
+
+def refit_full(pipeline, X, y, sample_weight=None):
+    """Refit every kept bag of ``pipeline`` on the training rows ``X, y`` of its fit.
+
+    Each bag fits one more model on all rows (the mean number of rounds its folds kept)
+    and predicts with it alone; the out-of-fold predictions, upper levels and ensemble
+    weights stay as they are. ``X`` and ``y`` are validated.
+    """
+    encoder = pipeline["encoder"]
+    features = X if encoder == "passthrough" else encoder.transform(X)
+    fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+    for _, layer in pipeline.steps[1:-1]:
+        first_bag = layer.estimators_[0]
+        if len(first_bag.oof_pred_) != len(y):
+            raise ValueError(f"refit_full needs the {len(first_bag.oof_pred_)} training "
+                             f"rows given to fit; got {len(y)}.")
+        codes = y
+        if hasattr(layer, "classes_"):
+            if not np.isin(y, layer.classes_).all():
+                raise ValueError("y holds classes that fit did not see: refit_full needs "
+                                 "the training rows given to fit.")
+            codes = np.searchsorted(layer.classes_, y)
+        for bag in layer.estimators_:
+            bag._add_full_model(features, codes, dict(fit_params))
+        features = layer._oof_frame(features)  # what the next level trained on

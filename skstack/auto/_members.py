@@ -1,0 +1,291 @@
+"""How an AutoStack fit trains each model of a layer: the ``fit_member`` callables.
+
+:meth:`StackLayer._fit` and :meth:`StackLayer._add_repeat` hand every model's fit to a
+``fit_member(name, estimator, fit)``, which decides whether and until when it runs and
+returns the fitted bag, or None to leave the model out. Three kinds:
+
+- :class:`Trainer`: a level's models under the budget: deadlines, skips, failures, records;
+- :class:`Repeater`: one more k-fold repeat of a bag, only with the time its last one took;
+- :class:`DeadlineMember`: the stacking check's models, sharing its time by their cost.
+"""
+
+import math
+import time
+import warnings
+from collections import Counter
+
+import numpy as np
+
+from .._utils import BudgetExceeded
+from ..families import family_of
+from ._budget import TimeBudget
+from ._report import ModelRecord
+
+__all__ = ["DeadlineMember", "Interrupted", "Refold", "Repeater", "Trainer", "family_name"]
+
+
+class Interrupted(Exception):
+    """Raised inside the fit when Ctrl-C asked it to stop; the fit keeps what finished."""
+
+
+class Refold(Exception):
+    """Raised after the first model of level 1 when its folds starved: fit with fewer."""
+
+    def __init__(self, n_folds, reason):
+        super().__init__(reason)
+        self.n_folds = n_folds
+
+
+def family(model):
+    """The :class:`~skstack.families.Family` of a portfolio model (a FamilyModel) or another."""
+    return family_of(getattr(model, "estimator", model))
+
+
+def family_name(model):
+    """The family of a portfolio model (a FamilyModel), or the class name of another."""
+    name = family(model).name
+    return type(getattr(model, "estimator", model)).__name__ if name == "generic" else name
+
+
+class Records:
+    """The leaderboard records of one fit, and whether Ctrl-C stopped it."""
+
+    def __init__(self, log):
+        self.log = log
+        self.records = []
+        self.interrupted = False
+
+    def get(self, name, level):
+        """The record of a model: a new one, or the one of its earlier attempt."""
+        for record in self.records:
+            if record.name == name and record.level == level:
+                return record
+        record = ModelRecord(name=name, level=level)
+        self.records.append(record)
+        return record
+
+    def interrupt(self):
+        if not self.interrupted:
+            warnings.warn("Fit interrupted: ensembling the models that finished.",
+                          UserWarning, stacklevel=4)
+        self.interrupted = True
+
+
+class Trainer:
+    """The ``fit_member`` of one level: deadlines, skips, failures and the records.
+
+    Parameters
+    ----------
+    run : FitRun
+        The fit (its budget, progress, records and the level's first-fold times).
+    level : int
+        The level trained.
+    level_deadline : float or None
+        Its end.
+    names : list of str
+        The models it will be asked to fit, for the count of models left per tier.
+    fallback : bool, default=False
+        The last resort: no deadline, and errors raise.
+    refold : bool, default=False
+        Whether a model's starved folds may ask for fewer folds (:class:`Refold`).
+    kept : dict, default=None
+        ``name -> bag`` fitted before (by a trainer that refolded), returned as it is.
+    tiers : dict, default=None
+        ``name -> tier``: the models of a tier share the time as if the later tiers
+        were absent.
+    """
+
+    def __init__(self, run, level, level_deadline, names, fallback=False, refold=False,
+                 kept=None, tiers=None):
+        self.run = run
+        self.level = level
+        self.level_deadline = level_deadline
+        self.tiers = tiers or {}
+        self.left = Counter(self.tiers.get(name, 0) for name in names)  # tier -> not started
+        self.n_fitted = 0
+        self.fallback = fallback
+        self.refold = refold
+        self.kept = kept or {}
+        self.fitted = {}  # name -> bag fitted by this trainer or kept
+        # family -> the first-fold times seen in this level, by every trainer of the level:
+        # a second pass must not retry a model whose first fold alone outlasts its time.
+        self.first_folds = run.first_folds.setdefault(level, {})
+
+    def _check_folds(self, name, bag):
+        """Raise :class:`Refold` when the level's first timed model starved for time.
+
+        Boosting times its rounds (``time_shortfall_``). When its folds had under half of
+        the time they need to converge even at the highest raised learning rate, the
+        models after it would train far from convergence too (see
+        :meth:`TimeBudget.fewer_folds`). Checked once, on the level's first model that
+        timed its rounds: refitting it is the price, paid only when its folds starved.
+        """
+        shortfalls = [model.time_shortfall_ for model in bag.estimators_
+                      if getattr(model, "time_shortfall_", None) is not None]
+        if not shortfalls:
+            return
+        self.refold = False
+        shortfall = float(np.median(shortfalls))
+        n_folds = len(bag.estimators_)
+        fewer = TimeBudget.fewer_folds(shortfall, n_folds)
+        if fewer is not None:
+            raise Refold(fewer, f"{n_folds} folds gave {name} 1/{shortfall:.1f} of the time "
+                                "it needs per fold")
+
+    def _saw_first_fold(self, family, seconds):
+        if seconds is not None:
+            self.first_folds.setdefault(family, []).append(seconds)
+
+    def _no_time_for(self, family):
+        """No time left in the level, or less than a first fold of this family took.
+
+        The family's longest first fold so far (a model of another family: the shortest of
+        any) must fit in the level's remaining time, or the model would overrun it.
+        """
+        if self.run.budget.exhausted(self.level_deadline):
+            return True
+        if family in self.first_folds:
+            needed = max(self.first_folds[family])
+        elif self.first_folds:
+            needed = min(min(times) for times in self.first_folds.values())
+        else:
+            return False
+        return self.level_deadline - time.monotonic() < needed
+
+    def __call__(self, name, estimator, fit):
+        if name in self.kept:
+            bag = self.kept[name]
+            self.left[self.tiers.get(name, 0)] -= 1
+            self.n_fitted += 1
+        else:
+            bag = self._train(name, estimator, fit)
+        if bag is not None:
+            self.fitted[name] = bag
+        self.run.progress.advance(None if bag is None else bag.oof_score_)
+        return bag
+
+    def _train(self, name, estimator, fit):
+        run, budget = self.run, self.run.budget
+        tier = self.tiers.get(name, 0)
+        models_left = self.left[tier]  # of its tier, this one included
+        self.left[tier] -= 1
+        record = run.records.get(name, self.level)
+        if run.records.interrupted:
+            record.status = "skipped: interrupted"
+            return None
+        family_label = family_name(estimator)
+        if not self.fallback and budget.limited and self._no_time_for(family_label):
+            record.status = "skipped: no time left"
+            return None
+        if not self.fallback and budget.limited and family(estimator).loading():
+            # Waiting for the import would spend this model's time on it.
+            record.status = "skipped: its libraries were still loading"
+            run.log(2, f"  {name}: skipped (its libraries were still loading)")
+            return None
+        deadline = budget.model_deadline(self.level_deadline, models_left)
+        start = time.monotonic()
+        try:
+            bag = fit(deadline, budget.model_limit(self.level_deadline, deadline))
+        except KeyboardInterrupt:
+            run.records.interrupt()
+            record.status = "skipped: interrupted"
+            return None
+        except BudgetExceeded as error:
+            self._saw_first_fold(family_label, error.first_fold_time)
+            record.status = f"skipped: {error}"
+            record.fit_time = time.monotonic() - start
+            run.log(2, f"  {name}: skipped ({error})")
+            return None
+        except Exception as error:
+            if self.fallback:
+                raise
+            record.status = f"failed: {type(error).__name__}: {error}"
+            record.fit_time = time.monotonic() - start
+            run.log(1, f"  {name}: failed ({type(error).__name__}: {error})")
+            warnings.warn(f"Model {name!r} failed and is left out: "
+                          f"{type(error).__name__}: {error}", UserWarning, stacklevel=2)
+            return None
+        self._saw_first_fold(family_label, bag.fold_fit_times_[0])
+        if self.refold:
+            self._check_folds(name, bag)
+        self.n_fitted += 1
+        record.status = "ok"
+        record.repeats = bag.n_repeats if bag.cv is None and not bag._native_fit else 1
+        record.family = family_label
+        record.oof_score = bag.oof_score_
+        record.fit_time = bag.fit_time_
+        run.log(1, f"  {name}: OOF {bag.oof_score_:.4f} in {bag.fit_time_:.1f} s")
+        return bag
+
+
+class Repeater:
+    """``fit_member`` of the repeats: a bag repeats only with the time its last one took
+    (see :meth:`TimeBudget.repeat_deadline`)."""
+
+    def __init__(self, run, level, deadline):
+        self.run = run
+        self.level = level
+        self.deadline = deadline
+        self.n_fitted = 0
+
+    def __call__(self, name, bag, fit):
+        fitted = self._repeat(name, fit)
+        self.run.progress.advance(None if fitted is None else fitted.oof_score_)
+        return fitted
+
+    def _repeat(self, name, fit):
+        run = self.run
+        record = run.records.get(name, self.level)
+        if run.records.interrupted:
+            return None
+        deadline = TimeBudget.repeat_deadline(self.deadline, record.fit_time / record.repeats)
+        if deadline is None:
+            return None
+        try:
+            bag = fit(deadline)
+        except KeyboardInterrupt:
+            run.records.interrupt()
+            return None
+        except BudgetExceeded as error:
+            run.log(2, f"  {name}: no repeat ({error})")
+            return None
+        except Exception as error:  # noqa: BLE001 - it fitted once: keep that bag
+            run.log(1, f"  {name}: repeat failed ({type(error).__name__}: {error})")
+            return None
+        self.n_fitted += 1
+        record.repeats += 1
+        record.oof_score = bag.oof_score_
+        record.fit_time = bag.fit_time_
+        run.log(2, f"  {name}: repeat {record.repeats}, OOF {bag.oof_score_:.4f}")
+        return bag
+
+
+class DeadlineMember:
+    """``fit_member`` of the stacking check: models share the time to ``deadline`` in
+    proportion to their ``costs`` (name -> seconds); any problem aborts, except that the
+    ``optional`` models are left out when they run out of time."""
+
+    def __init__(self, records, deadline, costs, optional=()):
+        self.records = records
+        self.deadline = None if math.isinf(deadline) else deadline
+        self.costs = dict(costs)  # the models not yet fitted
+        self.optional = set(optional)
+
+    def __call__(self, name, estimator, fit):
+        cost = self.costs.pop(name, 0.0)
+        deadline = self.deadline
+        if deadline is not None:
+            now = time.monotonic()
+            if now >= deadline:
+                raise BudgetExceeded("the stacking check ran out of time")
+            share = cost / (cost + sum(self.costs.values())) if cost > 0 else 1.0
+            deadline = now + (deadline - now) * share
+        try:
+            return fit(deadline)
+        except KeyboardInterrupt:
+            self.records.interrupt()
+            raise Interrupted from None
+        except BudgetExceeded:
+            if name in self.optional:
+                return None
+            raise

@@ -1,0 +1,286 @@
+"""One AutoStack fit: :class:`FitRun` holds its state and trains the levels.
+
+The estimator builds a run per :meth:`~skstack.auto.AutoStackClassifier.fit` and keeps
+only what the run produced (the fitted layers become ``pipeline_``; the records, the
+settings and the stacking check become fitted attributes): no fit-time state is left on
+the estimator, whether the fit ends, fails or is interrupted.
+"""
+
+import time
+import warnings
+from types import SimpleNamespace
+
+from sklearn.utils import check_random_state
+
+from .._folds import holdout_plan
+from .._stacking import StackLayer
+from .._utils import SEED_MAX
+from ..families import build_estimators
+from ..families.portfolios import PortfolioEntry, _tiered_estimators
+from ._members import Records, Refold, Repeater, Trainer
+from ._budget import MAX_AUTO_REPEATS
+from ._stacking_check import stacking_helps
+
+__all__ = ["DEFAULT_SCORING", "FitRun"]
+
+DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_mean_squared_error"}
+
+
+class FitRun:
+    """The state of one fit and its level loop.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+        The estimator's task.
+    params : dict
+        The estimator's parameters (``get_params(deep=False)``), read as ``options``.
+    settings : dict
+        The preset's settings for the data, with the explicit parameters laid over them.
+    budget : TimeBudget
+        The fit's time budget.
+    progress : Progress
+        Log lines and progress bars.
+
+    Attributes
+    ----------
+    records : Records
+        The leaderboard records and whether Ctrl-C stopped the fit.
+    fitted_settings : dict
+        The settings as the fit used them (``settings_``).
+    stacking_check : dict or None
+        The stacked-overfitting check's record (``stacking_check_``).
+    """
+
+    def __init__(self, task, params, settings, budget, progress):
+        self.task = task
+        self.options = SimpleNamespace(**params)
+        self.settings = settings
+        self.fitted_settings = {k: v for k, v in settings.items() if k != "portfolio"}
+        self.budget = budget
+        self.progress = progress
+        self.records = Records(self.log)
+        self.stacking_check = None
+        self.seeds = check_random_state(self.options.random_state)
+        self.n_folds = self.options.n_folds
+        self.first_folds = {}  # level -> family -> the first-fold times seen
+        self.tiers = {}  # model name -> its portfolio tier, every level's
+        self.plan = None
+
+    # ---- small helpers --------------------------------------------------------------
+
+    @property
+    def classifier(self):
+        return self.task == "classification"
+
+    @property
+    def scoring(self):
+        scoring = self.options.scoring
+        return scoring if scoring is not None else DEFAULT_SCORING[self.task]
+
+    def log(self, level, message):
+        self.progress.log(level, message)
+
+    def seed(self):
+        """The next seed of the fit's random state."""
+        return self.seeds.randint(SEED_MAX)
+
+    def estimators(self, level=1):
+        """The portfolio's ``(name, model)`` list of ``level``."""
+        return [(name, model) for name, model, _ in self.level_models(level)]
+
+    def level_models(self, level):
+        """The portfolio's ``(name, model, tier)``; above level 1 the names say the level
+        (``lightgbm_l2``), so that their prediction columns never clash with the ones they
+        stack on."""
+        models = _tiered_estimators(self.settings["portfolio"], task=self.task,
+                                    excluded_families=self.options.excluded_families or ())
+        if level == 1:
+            return models
+        return [(f"{name}_l{level}", model, tier) for name, model, tier in models]
+
+    def layer(self, estimators, plan, seed, refit_full=None):
+        """An unfitted layer of ``estimators`` with the fit's folds, scoring and threads."""
+        options = self.options
+        layer = StackLayer(
+            estimators,
+            n_folds=self.n_folds,
+            n_repeats=1 if options.n_repeats == "auto" else options.n_repeats,
+            cv=plan,
+            passthrough=options.passthrough,
+            scoring=self.scoring,
+            refit_full=self.settings["refit_full"] if refit_full is None else refit_full,
+            n_jobs=options.n_jobs,
+            random_state=seed,
+        )
+        return layer.set_output(transform="pandas")
+
+    @staticmethod
+    def fit_layer(layer, X, y, sample_weight, groups, fit_member):
+        """``layer`` fitted through ``fit_member`` (see :meth:`StackLayer._fit`)."""
+        # A holdout split never holds out its training rows; the holdout preset neither
+        # stacks nor selects on them, so their (in-sample) predictions are not made.
+        with warnings.catch_warnings():
+            # A forest the time limit stopped at a few trees leaves rows in every
+            # bootstrap sample; its bag fills them and says so, which a user of the
+            # whole fit can do nothing about.
+            warnings.filterwarnings("ignore", r".* training rows were never held out")
+            layer._fit(X, y, sample_weight, groups, {}, fit_member=fit_member,
+                       fill_uncovered=layer.cv is None)
+        return layer
+
+    # ---- the plan --------------------------------------------------------------------
+
+    def make_plan(self, y, groups):
+        """The fold plan shared by every level: k-fold (None, each layer draws it) or holdout."""
+        if self.settings["bagging"]:
+            return None
+        plan = holdout_plan(y, classifier=self.classifier,
+                            fraction=self.options.holdout_fraction,
+                            random_state=self.seed(), groups=groups)
+        if plan is None:
+            warnings.warn("No holdout split holds every class (too few rows or groups of "
+                          "some class): bagging over k folds instead.", UserWarning,
+                          stacklevel=4)
+            self.settings["bagging"] = self.fitted_settings["bagging"] = True
+        return plan
+
+    # ---- the levels ------------------------------------------------------------------
+
+    def fit_levels(self, X, y, sample_weight, groups):
+        """The fitted layers, level after level, until the levels, the time or Ctrl-C end.
+
+        Time the levels leave unused (stacking not kept, a level finished early) goes to
+        the last level's models that were skipped for time, then to more k-fold repeats.
+        """
+        layers = []
+        try:
+            self._fit_levels(X, y, sample_weight, groups, layers)
+        except KeyboardInterrupt:
+            self.records.interrupt()
+        finally:
+            self.progress.close()
+        return layers
+
+    def _fit_levels(self, X, y, sample_weight, groups, layers):
+        inputs, levels = [X], self.settings["n_stack_levels"] + 1
+        for level in range(1, levels + 1):
+            if self.records.interrupted:
+                break
+            if level == 2 and not stacking_helps(self, X, y, layers[0], sample_weight, groups):
+                break
+            layer = self._fit_level(level, levels - level + 1, inputs[-1], y, sample_weight,
+                                    groups)
+            if layer is None:
+                break
+            layers.append(layer)
+            inputs.append(layer._oof_frame(inputs[-1]))
+        if layers and not self.records.interrupted:
+            self._retry_skipped(layers[-1], len(layers), inputs[len(layers) - 1], y,
+                                sample_weight, groups)
+        if layers and not self.records.interrupted:
+            self._repeat_bags(layers[-1], len(layers), inputs[len(layers) - 1], y,
+                              sample_weight, groups)
+
+    def _fit_level(self, level, levels_left, X, y, sample_weight, groups):
+        """Fit one level's portfolio under the budget; None when no model finished."""
+        models = self.level_models(level)
+        estimators = [(name, model) for name, model, _ in models]
+        self.tiers.update((name, tier) for name, _, tier in models)
+        level_deadline = self.budget.level_deadline(levels_left, first=level == 1)
+        self.log(1, f"level {level}: {len(estimators)} models"
+                    + ("" if level_deadline is None else
+                       f", {level_deadline - time.monotonic():.1f} s"))
+        names = [name for name, _ in estimators]
+        kept = {}
+        while True:
+            layer = self.layer(estimators, self.plan, self.seed())
+            self.progress.open(f"level {level}", len(estimators), level_deadline)
+            refold = (level == 1 and self.settings["bagging"] and self.n_folds == "auto"
+                      and self.budget.limited)
+            trainer = Trainer(self, level, level_deadline, names, refold=refold, kept=kept,
+                              tiers=self.tiers)
+            try:
+                return self._fit_members(layer, X, y, sample_weight, groups, trainer)
+            except Refold as fewer:
+                # The bags fitted before the starved one keep their folds: every bag's
+                # OOF predictions stay out-of-fold, whatever folds made them.
+                kept = trainer.fitted
+                self.first_folds.pop(level, None)  # times of larger folds than the next
+                self.n_folds = self.fitted_settings["n_folds"] = fewer.n_folds
+                self.log(1, f"level {level}: {fewer}; it and the models after it get "
+                            f"{fewer.n_folds} folds")
+            finally:
+                self.progress.close()
+
+    def _fit_members(self, layer, X, y, sample_weight, groups, trainer):
+        """The layer fitted through ``trainer``, or None when the trainer fitted no model."""
+        try:
+            return self.fit_layer(layer, X, y, sample_weight, groups, trainer)
+        except ValueError:
+            if trainer.n_fitted == 0:  # every model failed or was skipped: the layer gave up
+                return None
+            raise
+
+    def _retry_skipped(self, layer, level, X, y, sample_weight, groups):
+        """Fit the level's models that were skipped for time with the time still left."""
+        skipped = {r.name for r in self.records.records
+                   if r.level == level and r.status.startswith("skipped")}
+        missing = [(name, est) for name, est in layer.estimators
+                   if name in skipped and name not in layer.named_estimators_]
+        if not missing or self.budget.exhausted():
+            return
+        level_deadline = self.budget.level_deadline(1)
+        self.log(1, f"level {level}, second pass: {len(missing)} skipped models")
+        self.progress.open(f"level {level}, again", len(missing), level_deadline)
+        extra = self.layer(missing, self.plan, layer.random_state)
+        trainer = Trainer(self, level, level_deadline, [name for name, _ in missing],
+                          tiers=self.tiers)
+        fitted = self._fit_members(extra, X, y, sample_weight, groups, trainer)
+        self.progress.close()
+        if fitted is not None:
+            layer._merge(extra)
+
+    def _repeat_bags(self, layer, level, X, y, sample_weight, groups):
+        """Spend the time still left on more k-fold repeats of the last level's bags.
+
+        AutoGluon's bag sets: each repeat shuffles the rows into new folds, so every row
+        gets one more out-of-fold prediction and every bag k more fold models, which lowers
+        the variance of both. Repeats go round the bags, best OOF score first, up to
+        ``MAX_AUTO_REPEATS`` each (``n_repeats="auto"`` only). They are for bags that predict
+        with their fold models: a refitted bag predicts with one model on all rows, and an
+        ``infer_limit`` asks for fewer models, not more.
+        """
+        options = self.options
+        if (options.n_repeats != "auto" or not self.budget.limited
+                or not self.settings["bagging"] or self.settings["refit_full"]
+                or options.infer_limit is not None):
+            return
+        deadline = self.budget.level_deadline(1)
+        for repeat in range(2, MAX_AUTO_REPEATS + 1):
+            if self.records.interrupted or self.budget.exhausted():
+                return
+            names = sorted(layer.oof_scores_, key=lambda name: -layer.oof_scores_[name])
+            self.progress.open(f"level {level}, repeat {repeat}", len(names), deadline)
+            member = Repeater(self, level, deadline)
+            layer._add_repeat(X, y, sample_weight, groups, member, names, self.seed())
+            self.progress.close()
+            self.log(1, f"level {level}, repeat {repeat}: {member.n_fitted} of "
+                        f"{len(names)} models")
+            if member.n_fitted == 0:
+                return
+
+    def fallback(self, X, y, sample_weight, groups):
+        """A fast linear model when no portfolio model finished in time."""
+        warnings.warn(
+            "No model of the portfolio finished within time_limit="
+            f"{self.options.time_limit}; fitting a fast linear model instead. Raise "
+            "time_limit for a real ensemble.",
+            UserWarning,
+            stacklevel=4,
+        )
+        portfolio = [PortfolioEntry("linear", name="fallback_linear")]
+        layer = self.layer(build_estimators(portfolio, task=self.task), self.plan,
+                           self.seed(), refit_full=False)
+        trainer = Trainer(self, 1, None, ["fallback_linear"], fallback=True)
+        return self.fit_layer(layer, X, y, sample_weight, groups, trainer)

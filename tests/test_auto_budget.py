@@ -1,0 +1,104 @@
+"""The time budget (skstack.auto._budget) and the deadlines the trainer gives each model."""
+
+import time
+import warnings
+
+import numpy as np
+import pytest
+from _models import Slow, make_run
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+from skstack import (
+    AutoStackClassifier,
+)
+from skstack._utils import BudgetExceeded
+from skstack.auto._budget import TimeBudget
+from skstack.auto._members import Trainer
+from skstack.families import FamilyModel
+from skstack.families.portfolios import PortfolioEntry
+
+
+def test_budget_allocation():
+    budget = TimeBudget(100.0, start=time.monotonic())
+    assert budget.reserve() == pytest.approx(5.0)
+    level = budget.level_deadline(levels_left=2)
+    assert level - time.monotonic() == pytest.approx(47.5, abs=0.1)
+    # The first level weighs twice a level above it: two thirds of 95 s with one above.
+    first = budget.level_deadline(levels_left=2, first=True)
+    assert first - time.monotonic() == pytest.approx(95 * 2 / 3, abs=0.1)
+    assert budget.level_deadline(levels_left=1, first=True) == pytest.approx(
+        budget.level_deadline(levels_left=1), abs=0.1)
+    # Twice the fair share of 10 models, but at least a fifth of the level.
+    model = budget.model_deadline(level, models_left=10)
+    assert model - time.monotonic() == pytest.approx(0.2 * 47.5, abs=0.1)
+    model = budget.model_deadline(level, models_left=2)
+    assert model - time.monotonic() == pytest.approx(47.5, abs=0.1)
+    # A model may end past its deadline by a quarter of the level's time beyond it.
+    assert budget.model_limit(level, model) == pytest.approx(model + 0.25 * (level - model))
+    unlimited = TimeBudget(None)
+    assert unlimited.level_deadline(1) is None and unlimited.reserve() == 0
+    assert unlimited.model_limit(None, None) is None
+
+def test_time_limit_skips_what_cannot_finish():
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry("linear", {}, 3), PortfolioEntry(Slow(delay=0.5), {}, 2,
+                                                                 name="slow")]
+    start = time.monotonic()
+    clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio, n_folds=5,
+                              time_limit=2.0, random_state=0).fit(X, y)
+    elapsed = time.monotonic() - start
+    status = dict(zip(clf.leaderboard()["model"], clf.leaderboard()["status"]))
+    assert status["linear"] == "ok"
+    # Its first fold (0.5 s) projects five more rounds past its deadline: skipped.
+    assert status["slow"].startswith("skipped")
+    assert elapsed < 2.0 + 2.0  # the limit, plus the tolerance for tiny limits
+
+def test_knn_on_a_large_table_returns_within_its_limit():
+    # Its leave-one-out search over every row is quadratic in rows: it used to run for
+    # minutes. Now it is projected after its first batch and skipped, or shrunk.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200_000, 20))
+    y = (X[:, 0] + rng.normal(size=len(X)) > 0).astype(int)
+    start = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the fallback's warning, if it comes
+        clf = AutoStackClassifier(presets="best_quality", time_limit=5.0, random_state=0,
+                                  portfolio=[PortfolioEntry("knn", {}, 1)]).fit(X, y)
+    assert time.monotonic() - start < 20.0  # the 2% target is measured in bench_scale
+    knn = clf.leaderboard().set_index("model").loc["knn"]
+    assert knn["status"] == "ok" or "neighbour search" in knn["status"]
+
+def test_a_second_pass_knows_the_first_folds_of_its_level():
+    run = make_run(time_limit=60)
+    Trainer(run, 1, time.monotonic() + 5, ["a"])._saw_first_fold("lightgbm", 8.0)
+    # A later trainer of the same level (the second pass) does not retry a family whose
+    # first fold alone outlasts the time left; another level has seen nothing yet.
+    assert Trainer(run, 1, time.monotonic() + 5, ["a"])._no_time_for("lightgbm")
+    assert not Trainer(run, 1, time.monotonic() + 10, ["a"])._no_time_for("lightgbm")
+    assert not Trainer(run, 2, time.monotonic() + 5, ["a"])._no_time_for("lightgbm")
+
+def test_a_later_tier_shares_only_the_time_the_first_one_leaves():
+    run = make_run(time_limit=600)
+    names = ["a", "b", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"]
+    level_end = time.monotonic() + 100
+    trainer = Trainer(run, 1, level_end, names,
+                       tiers={name: int(name.startswith("v")) for name in names})
+    allowances = []
+
+    def fit(deadline, limit):
+        allowances.append(deadline - time.monotonic())
+        raise BudgetExceeded("measured")  # no time is spent: every model sees 100 s left
+
+    model = FamilyModel(LogisticRegression())
+    for name in names:
+        trainer(name, model, fit)
+    # Tier 0's two models share the level as if the eight variants were absent: all of
+    # it for the last one; the variants then share it among themselves (a fifth each).
+    assert allowances[0] == pytest.approx(100, abs=0.5)
+    assert allowances[1] == pytest.approx(100, abs=0.5)
+    assert allowances[2] == pytest.approx(25, abs=0.5)  # twice the fair share of 8
+    # Without tiers, the first model gets a fifth of the level: ten models share it.
+    allowances.clear()
+    Trainer(run, 1, level_end, names)("a", model, fit)
+    assert allowances[0] == pytest.approx(20, abs=0.5)

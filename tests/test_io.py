@@ -1,0 +1,41 @@
+"""Safe persistence (skstack.io)."""
+
+
+import numpy as np
+import pytest
+from _models import TINY
+
+from skstack import (
+    AutoStackClassifier,
+    AutoStackRegressor,
+)
+from skstack.families.portfolios import PortfolioEntry
+
+
+def test_save_and_load_skops_and_joblib(tmp_path, mixed_frame):
+    from skstack.io import load, untrusted_types
+
+    X, y = mixed_frame
+    portfolio = TINY + [PortfolioEntry("lightgbm", {"n_estimators": 20}, 0)]
+    clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio, n_folds=3,
+                              prune=False, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    for name in ("model.skops", "model.joblib"):
+        path = clf.save(tmp_path / name)
+        restored = AutoStackClassifier.load(path)
+        np.testing.assert_allclose(restored.predict_proba(X), expected)
+    # Nothing beyond skops' defaults and skstack's own types is needed to load it.
+    assert untrusted_types(tmp_path / "model.skops") == []
+    with pytest.raises(TypeError, match="not a AutoStackRegressor"):
+        AutoStackRegressor.load(tmp_path / "model.joblib")
+    assert isinstance(load(tmp_path / "model.skops"), AutoStackClassifier)
+
+def test_skops_refuses_unknown_types(tmp_path):
+    import skops.io as sio
+
+    from skstack.io import load
+
+    sio.dump({"f": np.sum}, tmp_path / "odd.skops")
+    with pytest.raises(ValueError, match="not trusted by default"):
+        load(tmp_path / "odd.skops")
+    assert load(tmp_path / "odd.skops", trusted=["numpy.sum"])["f"] is np.sum
