@@ -21,6 +21,7 @@ __all__ = [
     "SEED_MAX",
     "BudgetExceeded",
     "ScoreMixin",
+    "check_labels",
     "index_params",
     "pick",
     "thread_budget",
@@ -118,6 +119,21 @@ def validate_X(meta, X, *, reset, allow_nan):
     return X
 
 
+def check_labels(y):
+    """:func:`~sklearn.utils.multiclass.check_classification_targets`, with a clear error
+    for labels of mixed types (some numbers, some strings), which cannot be sorted."""
+    values = np.asarray(y)
+    if values.dtype == object:
+        import pandas as pd
+
+        if pd.api.types.infer_dtype(values.ravel(), skipna=True) in ("mixed", "mixed-integer"):
+            kinds = sorted({type(value).__name__ for value in values.ravel()[:1000]})
+            raise ValueError(
+                f"Mix of label input types in y ({', '.join(kinds)}): a classifier's labels "
+                "must all be of one type. Convert them, e.g. y.astype(str).")
+    check_classification_targets(y)
+
+
 def validate_y(y, *, classifier):
     """Return the target the models see and the sorted classes (None for regression).
 
@@ -130,7 +146,7 @@ def validate_y(y, *, classifier):
         y = y.astype(np.float64)
         assert_all_finite(y, input_name="y")
         return y, None
-    check_classification_targets(y)
+    check_labels(y)
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(

@@ -94,7 +94,8 @@ def untrusted_types(path):
     types : list of str
         Fully qualified type names; review them before passing them to :func:`load`.
     """
-    return [name for name in _skops().get_untrusted_types(file=path) if not _is_own_type(name)]
+    found = _readable(path, _skops().get_untrusted_types)
+    return [name for name in found if not _is_own_type(name)]
 
 
 def load(path, *, trusted=None):
@@ -117,7 +118,7 @@ def load(path, *, trusted=None):
     if not _is_skops(path):
         return joblib.load(path)
     sio = _skops()
-    found = sio.get_untrusted_types(file=path)
+    found = _readable(path, sio.get_untrusted_types)
     unknown = sorted({name for name in found if not _is_own_type(name)} - set(trusted or ()))
     if unknown:
         raise ValueError(
@@ -125,5 +126,20 @@ def load(path, *, trusted=None):
             "pass the ones you trust as load(path, trusted=[...]) (skstack.io.untrusted_types "
             "lists them)."
         )
-    return sio.load(path, trusted=[name for name in found if _is_own_type(name)]
-                    + list(trusted or ()))
+    allowed = [name for name in found if _is_own_type(name)] + list(trusted or ())
+    return _readable(path, lambda file: sio.load(file, trusted=allowed))
+
+
+def _readable(path, read):
+    """``read(file=path)``, with a clear error for a file that is not a whole skops file.
+
+    A ``.skops`` file is a zip archive: a truncated or foreign file raises deep inside the
+    standard library (``zipfile.BadZipFile``), or as a missing member of the archive.
+    """
+    import zipfile
+
+    try:
+        return read(file=path)
+    except (zipfile.BadZipFile, KeyError, EOFError) as error:
+        raise ValueError(f"{path} is damaged or not a model file written by skstack's save "
+                         f"(a .skops archive): {type(error).__name__}: {error}") from error

@@ -3,10 +3,12 @@
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from _models import TINY
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -73,3 +75,8 @@ def test_bad_input():
         AutoStackClassifier(portfolio=[PortfolioEntry("nope")]).fit(X, y)
     with pytest.warns(UserWarning, match="n_stack_levels is set to 0"):
         AutoStackClassifier(portfolio=TINY, n_stack_levels=1).fit(X, y)
+    # Labels of mixed types cannot be sorted: the error says so, not Python's "<".
+    mixed = pd.Series(["yes" if label else 0 for label in y], dtype=object)
+    for estimator in (AutoStackClassifier(portfolio=TINY), StackLayer([("lr", LogisticRegression())])):
+        with pytest.raises(ValueError, match=r"Mix of label input types in y \(int, str\)"):
+            estimator.fit(X, mixed)

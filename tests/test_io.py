@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 from _models import TINY
+from sklearn.datasets import make_classification
 
 from skstack import (
     AutoStackClassifier,
@@ -39,3 +40,20 @@ def test_skops_refuses_unknown_types(tmp_path):
     with pytest.raises(ValueError, match="not trusted by default"):
         load(tmp_path / "odd.skops")
     assert load(tmp_path / "odd.skops", trusted=["numpy.sum"])["f"] is np.sum
+
+
+def test_a_damaged_skops_file_gets_an_error_that_names_it(tmp_path):
+    from skstack.io import load, save, untrusted_types
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    path = save(AutoStackClassifier(portfolio=TINY[:1], random_state=0).fit(X, y),
+                tmp_path / "model.skops")
+    truncated = tmp_path / "truncated.skops"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    foreign = tmp_path / "notes.skops"
+    foreign.write_text("not a model")
+    for bad in (truncated, foreign):
+        with pytest.raises(ValueError, match=f"{bad.name} is damaged or not a model file"):
+            load(bad)
+        with pytest.raises(ValueError, match="damaged"):
+            untrusted_types(bad)

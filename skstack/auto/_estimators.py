@@ -16,7 +16,6 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -26,7 +25,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._utils import ScoreMixin
+from .._utils import ScoreMixin, check_labels
 from ..families._base import preload_families
 from ._budget import TimeBudget
 from ._deployment import make_pipeline, meet_infer_limit, refit_full
@@ -166,7 +165,7 @@ class _BaseAutoStack(BaseEstimator):
             raise ValueError(f"{type(self).__name__} needs at least 2 rows; got "
                              f"n_samples={_num_samples(X)}.")
         if self._task == "classification":
-            check_classification_targets(y)
+            check_labels(y)
             if len(np.unique(y)) < 2:
                 raise ValueError("Classifier can't train when only one class is present.")
         if sample_weight is not None:
