@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
-from _models import Slow, make_run
+from _models import TINY, Slow, make_run
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
@@ -102,3 +103,38 @@ def test_a_later_tier_shares_only_the_time_the_first_one_leaves():
     allowances.clear()
     Trainer(run, 1, level_end, names)("a", model, fit)
     assert allowances[0] == pytest.approx(20, abs=0.5)
+
+
+def test_the_fold_plan_shrinks_with_the_table_and_ends_in_a_holdout():
+    # 11 first-tier models, a fold's fixed costs at 1.7e-7 s per cell and model, and two
+    # levels (the first gets 2/3 of the time), as best_quality plans them.
+    def folds(limit, n_rows, n_columns, levels=2, **kw):
+        return TimeBudget(limit).fold_plan(n_rows, n_columns, 11, 8, levels=levels, **kw)
+
+    assert folds(60, 20_000, 16) == 8  # the shared datasets keep their folds
+    assert folds(60, 500_000, 12) == 2
+    assert folds(300, 1_000_000, 12) == 5
+    assert folds(30, 500_000, 12) == 1  # even two folds cost too much: a holdout
+    assert folds(300, 5_000_000, 12) == 1
+    assert folds(300, 1_000_000, 12, refit=True) == 4  # the refit is one more pass
+    assert folds(300, 1_000_000, 12, levels=1) == 7  # one level: all of the time
+    assert TimeBudget(None).fold_plan(10**9, 10**3, 11, 8) == 8
+
+
+def test_a_table_too_large_for_bagging_trains_on_a_holdout_split(monkeypatch):
+    import skstack.auto._budget
+
+    X, y = make_classification(n_samples=600, n_features=5, random_state=0)
+    monkeypatch.setattr(skstack.auto._budget, "FIXED_SECONDS_PER_CELL", 1.0)  # "huge"
+    clf = AutoStackClassifier(presets="best_quality", portfolio=TINY, n_stack_levels=1,
+                              time_limit=30, random_state=0).fit(X, y)
+    assert clf.settings_["bagging"] is False and clf.settings_["n_stack_levels"] == 0
+    layer = clf.pipeline_["layer1"]
+    (train, validation), = layer.cv
+    assert len(validation) == 60 and len(train) == 540
+    assert list(clf.pipeline_.named_steps) == ["encoder", "layer1", "selector"]
+    assert clf.score(X, y) > 0.8
+    # With explicit folds, or without a time limit, the preset's bagging stays.
+    for params in ({"n_folds": 5}, {"time_limit": None}):
+        other = clone(clf).set_params(**params).fit(X, y)
+        assert other.settings_["bagging"] is True

@@ -205,7 +205,7 @@ class _BaseAutoStack(BaseEstimator):
         encoder = (budgeted_encoder(X, self.column_types, self.time_limit, run.log)
                    if hasattr(X, "columns") else "passthrough")
         Xe = X if encoder == "passthrough" else encoder.fit_transform(X)
-        run.plan = run.make_plan(y, groups)
+        run.plan = run.make_plan(y, groups, Xe.shape[1])
         layers = run.fit_levels(Xe, y, sample_weight, groups)
         if not layers:
             layers = [run.fallback(Xe, y, sample_weight, groups)]

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 from sklearn.utils import check_random_state
 
-from .._folds import holdout_plan
+from .._folds import default_n_folds, holdout_plan
 from .._stacking import StackLayer
 from .._utils import SEED_MAX
 from ..families import build_estimators
@@ -131,8 +131,14 @@ class FitRun:
 
     # ---- the plan --------------------------------------------------------------------
 
-    def make_plan(self, y, groups):
-        """The fold plan shared by every level: k-fold (None, each layer draws it) or holdout."""
+    def make_plan(self, y, groups, n_columns):
+        """The fold plan shared by every level: k-fold (None, each layer draws it) or holdout.
+
+        Under a time limit, a table too large for the preset's folds gets fewer, or one
+        holdout split (see :meth:`TimeBudget.fold_plan`).
+        """
+        if self.settings["bagging"] and self.n_folds == "auto" and self.budget.limited:
+            self._size_folds(len(y), n_columns)
         if self.settings["bagging"]:
             return None
         plan = holdout_plan(y, classifier=self.classifier,
@@ -144,6 +150,24 @@ class FitRun:
                           stacklevel=4)
             self.settings["bagging"] = self.fitted_settings["bagging"] = True
         return plan
+
+    def _size_folds(self, n_rows, n_columns):
+        default = default_n_folds(n_rows)
+        first_tier = sum(1 for *_, tier in self.level_models(1) if tier == 0)
+        folds = self.budget.fold_plan(n_rows, n_columns, max(1, first_tier), default,
+                                      refit=bool(self.settings["refit_full"]),
+                                      levels=self.settings["n_stack_levels"] + 1)
+        if folds == default:
+            return
+        shape = f"{n_rows} rows x {n_columns} columns"
+        if folds > 1:
+            self.n_folds = self.fitted_settings["n_folds"] = folds
+            self.log(1, f"{shape}: {folds} folds instead of {default}, to fit the time limit")
+            return
+        for key, value in (("bagging", False), ("n_stack_levels", 0)):
+            self.settings[key] = self.fitted_settings[key] = value
+        self.log(1, f"{shape}: one holdout split instead of {default} folds (and no "
+                    "stacking), to fit the time limit")
 
     # ---- the levels ------------------------------------------------------------------
 

@@ -18,6 +18,15 @@ preset                    bagging   stack levels   portfolio   refit      infere
 level is kept only when the stacked-overfitting check finds that it helps. k-fold bagging
 uses ``min(8, max(5, n_samples // 10))`` folds; the holdout is 10% of the rows (at least
 one per class, at most 2,500 rows).
+
+Under a ``time_limit``, the bagged presets plan fewer folds for a large table, and one
+holdout split (without stacking) for a table too large even for two: every fold costs each
+model time its deadline cannot cut (converting and binning the fold's rows, predicting the
+held-out ones), and the first level's first-tier models may spend at most half of its time
+on it (:meth:`~skstack.auto._budget.TimeBudget.fold_plan`). On two cores, best_quality at
+60 s keeps 8 folds up to about 100,000 cells per model and second, 2 folds for 500,000 rows
+x 12 columns, and a holdout for them at 30 s; at 300 s a million such rows get 5 folds and
+5 million a holdout. ``settings_`` records the plan the fit used.
 """
 
 from dataclasses import dataclass

@@ -166,6 +166,10 @@ class Family:
         ``small_batch_predict(estimator, X, method) -> array or None``: the prediction of
         a small batch without the estimator's per-call overhead (forests: their trees'
         arrays read directly); None falls back to the estimator's method.
+    preload : tuple of str, default=()
+        More modules that :func:`preload_families` imports in the background, after
+        ``requires``: ones that the fit imports lazily (torch's optimizers import
+        ``torch._dynamo`` on their first use: 3 s on two cores).
     requires : tuple of str, default=()
         Modules the family needs at fit time (its optional extra); a portfolio leaves the
         family out, with a warning, when one is missing.
@@ -188,6 +192,7 @@ class Family:
     grow: Callable = None
     subsample: Callable = None
     small_batch_predict: Callable = None
+    preload: tuple = ()
     requires: tuple = ()
 
     def available(self):
@@ -199,7 +204,7 @@ class Family:
     def loading(self):
         """Whether :func:`preload_families` is still importing a module the family needs."""
         return any(module in _LOADING and not _LOADING[module].is_set()
-                   for module in self.requires)
+                   for module in self.requires + self.preload)
 
     def matches(self, estimator):
         cls = type(estimator)
@@ -232,7 +237,7 @@ def preload_families(families):
     """
     with _LOADING_LOCK:
         modules = list(dict.fromkeys(
-            module for family in families for module in family.requires
+            module for family in families for module in family.requires + family.preload
             if module not in sys.modules and module not in _LOADING))
         if not modules:
             return

@@ -66,6 +66,8 @@ def as_strings(values):
     """
     values = values.astype(object)
     missing = values.isna()
+    if pd.api.types.infer_dtype(values) == "string":  # strings already: no map per value
+        return values.where(~missing, np.nan)
     return values.map(str).where(~missing, np.nan)
 
 
@@ -76,17 +78,39 @@ def _spelling(value):
     return None if pd.isna(value) else str(value)
 
 
+# The one-hot preprocessing of a table with more rows is fitted on a sample of this many.
+_FIT_SAMPLE_ROWS = 100_000
+# Above this many rows, columns of strings are coded by pandas' hash table in one call
+# instead of one dictionary look-up per value (a second per million values).
+_VECTORISED_ROWS = 10_000
+
+
 def category_codes(values, lookup):
     """Codes of a categorical column: ``lookup[category]``, -1 unseen, -2 missing.
 
     A dictionary look-up per value: for one row it costs microseconds where pandas'
     ``isin`` and ``Categorical`` construction cost a millisecond per column, which is what
-    single-row prediction pays per model.
+    single-row prediction pays per model. Large batches of strings go through one
+    vectorised look-up instead.
     """
-    codes = np.empty(len(values), dtype=np.int64)
-    for i, value in enumerate(values.to_numpy(dtype=object)):
+    array = values.to_numpy(dtype=object)
+    if len(array) > _VECTORISED_ROWS and pd.api.types.infer_dtype(array) == "string":
+        return _string_codes(array, lookup)
+    codes = np.empty(len(array), dtype=np.int64)
+    for i, value in enumerate(array):
         category = _spelling(value)
         codes[i] = -2 if category is None else lookup.get(category, -1)
+    return codes
+
+
+def _string_codes(array, lookup):
+    """:func:`category_codes` of an object array of strings and missing values."""
+    missing = pd.isna(array)
+    index = pd.Index(list(lookup), dtype=object)
+    positions = index.get_indexer(array)
+    known = np.asarray(list(lookup.values()), dtype=np.int64)
+    codes = np.where(positions >= 0, known[np.maximum(positions, 0)], -1)
+    codes[missing] = -2
     return codes
 
 
@@ -264,11 +288,17 @@ class _FramePreprocessor(TransformerMixin, BaseEstimator):
         if self.kind == "ordinal":
             self.encoder_ = CategoryDtypeEncoder().fit(frame)
             return self._ordinal(frame)
-        frame = _strings_as_objects(frame)
-        self.transformer_ = self._build(categorical_columns(frame))
+        objects = _strings_as_objects(frame)
+        self.transformer_ = self._build(categorical_columns(objects))
         self._plan_cache = None  # read from the new transformer when first needed
-        out = self.transformer_.fit_transform(frame)
-        return np.asarray(out, dtype=np.float64)
+        if len(frame) <= _FIT_SAMPLE_ROWS:
+            return np.asarray(self.transformer_.fit_transform(objects), dtype=np.float64)
+        # Medians, scales and frequent categories of a large table are those of a sample
+        # (a median of 500,000 rows through masked arrays takes seconds); rarer categories
+        # fall into the infrequent column, as unseen ones do.
+        sample = np.random.RandomState(0).choice(len(frame), _FIT_SAMPLE_ROWS, replace=False)
+        self.transformer_.fit(objects.iloc[np.sort(sample)])
+        return self.transform(frame)
 
     def transform(self, X):
         check_is_fitted(self)
@@ -384,16 +414,33 @@ class _OneHotPlan:
         offset = 0
         for position, lookup, unseen, n_columns in self.categorical:
             values = frame.iloc[:, position].to_numpy(dtype=object)
-            for i, value in enumerate(values):
-                column = lookup.get(_spelling(value), unseen)
-                if column is not None:
-                    out[i, offset + column] = 1.0
+            if n_rows > _VECTORISED_ROWS and pd.api.types.infer_dtype(values) == "string":
+                columns = _onehot_columns(values, lookup, unseen)
+                hot = np.flatnonzero(columns >= 0)
+                out[hot, offset + columns[hot]] = 1.0
+            else:
+                for i, value in enumerate(values):
+                    column = lookup.get(_spelling(value), unseen)
+                    if column is not None:
+                        out[i, offset + column] = 1.0
             offset += n_columns
         if self.numeric:
             numbers = frame.iloc[:, self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
             numbers = np.where(np.isnan(numbers), self.fill, numbers)
             out[:, offset:] = (numbers - self.mean) / self.scale
         return out
+
+
+def _onehot_columns(values, lookup, unseen):
+    """The one-hot column of every string (or missing) value; -1 for none."""
+    keys = [key for key in lookup if key is not None]
+    targets = np.array([-1 if lookup[key] is None else lookup[key] for key in keys] + [-1],
+                       dtype=np.int64)
+    positions = pd.Index(keys, dtype=object).get_indexer(values)  # -1: unseen
+    columns = np.where(positions >= 0, targets[positions], -1 if unseen is None else unseen)
+    missing = lookup.get(None)
+    columns[pd.isna(values)] = -1 if missing is None else missing
+    return columns
 
 
 def _strings_as_objects(frame):
