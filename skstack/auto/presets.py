@@ -23,10 +23,10 @@ Under a ``time_limit``, the bagged presets plan fewer folds for a large table, a
 holdout split (without stacking) for a table too large even for two: every fold costs each
 model time its deadline cannot cut (converting and binning the fold's rows, predicting the
 held-out ones), and the first level's first-tier models may spend at most half of its time
-on it (:meth:`~skstack.auto._budget.TimeBudget.fold_plan`). On two cores, best_quality at
-60 s keeps 8 folds up to about 100,000 cells per model and second, 2 folds for 500,000 rows
-x 12 columns, and a holdout for them at 30 s; at 300 s a million such rows get 5 folds and
-5 million a holdout. ``settings_`` records the plan the fit used.
+on it (:meth:`~skstack.auto._budget.TimeBudget.fold_plan`). With best_quality's 11
+first-tier models, at 60 s 8 folds are kept up to about 1.4 million cells (120,000 rows x
+12 columns), 500,000 such rows get 2 folds, and a holdout at 30 s; at 300 s a million get
+5 folds and 5 million a holdout. ``settings_`` records the plan the fit used.
 """
 
 from dataclasses import dataclass
