@@ -138,3 +138,17 @@ def test_a_table_too_large_for_bagging_trains_on_a_holdout_split(monkeypatch):
     for params in ({"n_folds": 5}, {"time_limit": None}):
         other = clone(clf).set_params(**params).fit(X, y)
         assert other.settings_["bagging"] is True
+
+
+def test_a_model_that_ignores_every_deadline_is_ended_and_skipped():
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry("linear", {}, 2),
+                 PortfolioEntry(Slow(delay=600), {}, 1, name="sleeper")]
+    start = time.monotonic()
+    clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio, time_limit=5,
+                              random_state=0).fit(X, y)
+    assert time.monotonic() - start < 15  # not the sleeper's 600 s
+    board = clf.leaderboard().set_index("model")
+    assert board.loc["linear", "status"] == "ok"
+    assert "ended at its deadline" in board.loc["sleeper", "status"]
+    assert list(clf.pipeline_["layer1"].named_estimators_) == ["linear"]

@@ -796,3 +796,26 @@ def test_a_large_forest_short_of_time_draws_smaller_bootstrap_samples(monkeypatc
     assert max_samples == 20_000 and per_tree == pytest.approx(2.0)
     roomy = _registry._forest_sample(forest, X, y, {}, time.monotonic() + 1000, oob=True)
     assert roomy == (None, pytest.approx(3.0))
+
+
+def test_a_fit_that_cannot_stop_runs_in_a_worker_ended_at_its_deadline():
+    from _models import Slow
+
+    from skstack._utils import BudgetExceeded
+    from skstack.families._hard_stop import fit_with_hard_stop
+
+    X, y = np.zeros((20, 2)), np.arange(20) % 2
+    fitted = fit_with_hard_stop(Slow(delay=0.0), X, y, {}, time.monotonic() + 30)
+    np.testing.assert_array_equal(fitted.classes_, [0, 1])  # fitted there, returned here
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded, match="ended at its deadline"):
+        fit_with_hard_stop(Slow(delay=600), X, y, {}, time.monotonic() + 1.0)
+    assert time.monotonic() - start < 5
+    # A model that cannot travel to another process is fitted here.
+    local = Slow(delay=0.0)
+    local.hook = lambda: None  # lambdas do not pickle
+    assert fit_with_hard_stop(local, X, y, {}, time.monotonic() + 30) is local
+    # Inside FamilyModel: a generic family under max_time takes the worker.
+    model = FamilyModel(Slow(delay=600), max_time=0.5)
+    with pytest.raises(BudgetExceeded):
+        model.fit(X, y)

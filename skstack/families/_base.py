@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
 )
 
 from .._utils import ScoreMixin, index_params
+from ._hard_stop import fit_with_hard_stop, warm_up_worker
 from ._preprocessing import check_frame, make_preprocessor
 
 __all__ = [
@@ -233,8 +234,13 @@ def preload_families(families):
     Parameters
     ----------
     families : iterable of Family
-        The families whose ``requires`` modules to import.
+        The families whose ``requires`` modules to import. When one of them cannot stop
+        itself, the worker process of the hard stop starts too (see
+        :func:`~skstack.families._hard_stop.fit_with_hard_stop`).
     """
+    families = list(families)
+    if _needs_worker(families):
+        warm_up_worker()
     with _LOADING_LOCK:
         modules = list(dict.fromkeys(
             module for family in families for module in family.requires + family.preload
@@ -255,6 +261,11 @@ def preload_families(families):
             done.set()
 
     threading.Thread(target=load, name="skstack-preload", daemon=True).start()
+
+
+def _needs_worker(families):
+    return any(family.deadline is None and family.grow is None and family.subsample is None
+               for family in families)
 
 
 GENERIC = Family(name="generic", modules=(), classifier="", regressor="", preprocessing="onehot",
@@ -634,10 +645,14 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
             warnings.warn(f"{type(self.estimator_).__name__} does not support sample_weight: "
                           "it is fitted without the weights.", UserWarning, stacklevel=2)
             fit_params = {k: v for k, v in fit_params.items() if k != "sample_weight"}
-        self._fit_until(self.estimator_, Xm, y, kwargs, fit_params, deadline)
+        self.estimator_ = self._fit_until(self.estimator_, Xm, y, kwargs, fit_params, deadline)
 
     def _fit_until(self, estimator, Xm, y, kwargs, fit_params, deadline):
-        """Fit ``estimator``, stopping at ``deadline`` (None: never) where the family can."""
+        """Fit ``estimator``, stopping at ``deadline`` (None: never); returns it fitted.
+
+        A family with none of the ways to stop (``deadline``, ``grow``, ``subsample``)
+        is fitted in a worker process that is ended at the deadline.
+        """
         family = self.family_
         if deadline is not None and family.subsample is not None:
             rows = family.subsample(estimator, Xm, y, deadline)
@@ -645,9 +660,16 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
                 self.fit_rows_ = rows
                 fit_params = index_params(fit_params, rows, _num_samples(Xm))
                 Xm, y = _safe_indexing(Xm, rows), _safe_indexing(y, rows)
+        stops = family.deadline, family.grow, family.subsample
+        if deadline is not None and all(hook is None for hook in stops):
+            # Ended at twice its time: a fit that cannot stop is not cut at the first
+            # moment it is late; the bag's projection after the first fold decides.
+            hard_deadline = deadline + max(0.0, deadline - time.monotonic())
+            return fit_with_hard_stop(estimator, Xm, y, {**kwargs, **fit_params},
+                                      hard_deadline, threads=self.n_jobs or 1)
         if deadline is None or (family.deadline is None and family.grow is None):
             estimator.fit(Xm, y, **kwargs, **fit_params)
-            return
+            return estimator
         if family.deadline is not None:
             params, deadline_kwargs = family.deadline(estimator, deadline)
             configured = {key: estimator.get_params()[key] for key in params}
@@ -659,8 +681,9 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
                 # that cannot be pickled: the fitted model keeps its configured params.
                 if configured:
                     estimator.set_params(**configured)
-            return
+            return estimator
         family.grow(estimator, Xm, y, {**kwargs, **fit_params}, deadline)
+        return estimator
 
     def fit(self, X, y, **fit_params):
         """Preprocess and fit; with ``early_stopping=True``, early-stop on a holdout.
