@@ -3,6 +3,7 @@
 import math
 import time
 import warnings
+from contextlib import nullcontext
 from copy import copy
 from numbers import Integral
 from time import perf_counter
@@ -271,10 +272,11 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         with ``cv`` or ``groups``, which such predictions would not respect.
 
     n_jobs : int, default=None
-        Number of folds fitted in parallel through joblib. ``None`` means 1 unless in a
-        :obj:`joblib.parallel_config` context; ``-1`` means all usable CPUs. Each parallel
-        fold gets an equal share of the CPUs: ``n_jobs`` parameters of the wrapped estimator
-        and BLAS/OpenMP pools are capped to it.
+        Number of folds fitted in parallel through joblib, in threads unless a
+        :obj:`joblib.parallel_config` context names another backend (processes, a Dask or
+        Ray cluster). ``None`` means 1 unless in such a context; ``-1`` means all usable
+        CPUs. Each parallel fold gets an equal share of the CPUs: ``n_jobs`` parameters of
+        the wrapped estimator and BLAS/OpenMP pools are capped to it.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the fold shuffles and every unset ``random_state`` of the fold models, so that
@@ -562,14 +564,23 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _fit_folds(self, template, X, y, plan, fit_params, seeds, workers, threads):
+        """Fit the folds of ``plan``, ``workers`` at a time with ``threads`` each.
+
+        Threads by default: the fold models release the GIL while they train, and threads
+        share ``X`` and the imported libraries, where each worker process would hold copies
+        of both (one that imports torch holds 700 MB). The threads' share of the BLAS and
+        OpenMP pools is set once around them. A joblib backend the user configures (dask,
+        ray, loky) still applies.
+        """
         n_classes = _n_classes(self)
-        return Parallel(n_jobs=workers, verbose=self.verbose)(
-            delayed(fit_fold)(
-                template, X, y, train, test, fit_params, seed, threads, self.oof_method_,
-                n_classes,
+        with thread_limit(threads) if workers > 1 else nullcontext():
+            return Parallel(n_jobs=workers, verbose=self.verbose, prefer="threads")(
+                delayed(fit_fold)(
+                    template, X, y, train, test, fit_params, seed, threads, self.oof_method_,
+                    n_classes,
+                )
+                for (train, test), seed in zip(plan, seeds)
             )
-            for (train, test), seed in zip(plan, seeds)
-        )
 
     def _replan(self, template, first_fold_time, rounds_left, deadline, first_start,
                 limit=None):

@@ -232,9 +232,10 @@ class StackLayer(TransformerMixin, _BaseComposition):
         """Fit every active model as a bag over one shared fold plan.
 
         ``fit_member(name, estimator, fit)``, when given, runs each model's fit:
-        ``fit(deadline=None, limit=None)`` returns the fitted bag (see
-        ``BaggedOOFEstimator._fit_validated``), and ``fit_member`` returns it, or None
-        to leave the model out (how ``skstack.auto`` applies its time budget and skips
+        ``fit(deadline=None, limit=None, params=None)`` returns the fitted bag (see
+        ``BaggedOOFEstimator._fit_validated``; ``params`` are set on the bag's copy of
+        the estimator first, to shrink it), and ``fit_member`` returns it, or None to leave
+        the model out (how ``skstack.auto`` applies its time and memory budgets and skips
         failing models). ``fill_uncovered``: see ``BaggedOOFEstimator._fit_validated``.
         """
         active, classifier = self._active()
@@ -264,7 +265,9 @@ class StackLayer(TransformerMixin, _BaseComposition):
             bag = BaggedOOFEstimator(clone(estimator), **bag_params)
             bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
 
-            def fit(deadline=None, limit=None, bag=bag):
+            def fit(deadline=None, limit=None, params=None, bag=bag):
+                if params:
+                    bag.estimator.set_params(**params)
                 return bag._fit_validated(X, y_model, dict(fit_params), groups, plan, deadline,
                                           shared, fill_uncovered, limit)
 

@@ -87,7 +87,7 @@ def test_a_later_tier_shares_only_the_time_the_first_one_leaves():
                        tiers={name: int(name.startswith("v")) for name in names})
     allowances = []
 
-    def fit(deadline, limit):
+    def fit(deadline, limit, params=None):
         allowances.append(deadline - time.monotonic())
         raise BudgetExceeded("measured")  # no time is spent: every model sees 100 s left
 
@@ -152,3 +152,44 @@ def test_a_model_that_ignores_every_deadline_is_ended_and_skipped():
     assert board.loc["linear", "status"] == "ok"
     assert "ended at its deadline" in board.loc["sleeper", "status"]
     assert list(clf.pipeline_["layer1"].named_estimators_) == ["linear"]
+
+
+class OutOfMemory(LogisticRegression):
+    """A model that runs out of memory at fit."""
+
+    def fit(self, X, y, sample_weight=None):
+        raise MemoryError("Unable to allocate 80.0 GiB")
+
+
+def test_models_projected_past_the_memory_left_are_skipped_or_shrunk(monkeypatch):
+    import skstack.auto._budget as budget
+
+    X, y = make_classification(n_samples=600, n_features=5, random_state=0)
+    # One-hot families "need" a gigabyte per cell; a tree 120 MB (600 rows x 100 kB).
+    monkeypatch.setitem(budget.MEMORY_PER_CELL, "onehot", 2**30)
+    monkeypatch.setattr(budget, "TREE_NODE_BYTES", 100_000)
+    limit = budget.process_memory() / 2**30 + 1.0  # 1 GB more than the process holds
+    clf = AutoStackClassifier(presets="good_quality", portfolio=TINY, memory_limit=limit,
+                              random_state=0).fit(X, y)
+    status = clf.leaderboard().set_index("model")["status"]
+    for name in ("linear", "knn"):
+        assert status[name].startswith("skipped for memory: needs about")
+        assert "memory_limit" in status[name]
+    assert status["random_forest"].startswith("ok: ")
+    assert "trees, for memory" in status["random_forest"]
+    forest = clf.pipeline_["layer1"].named_estimators_["random_forest"].estimators_[0]
+    assert 1 <= len(forest.estimator_.estimators_) < 20  # TINY's forest has 20 trees
+    assert clf.score(X, y) > 0.8
+    assert clf.fit_summary()["models"] == {"ok": 1, "skipped for memory": 2}
+
+
+def test_a_model_out_of_memory_is_recorded_and_the_others_kept():
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    portfolio = TINY + [PortfolioEntry(OutOfMemory(), {}, 0, name="greedy")]
+    with pytest.warns(UserWarning, match="'greedy' failed"):
+        clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio,
+                                  random_state=0).fit(X, y)
+    status = clf.leaderboard().set_index("model")["status"]
+    assert status["greedy"].startswith("failed: MemoryError: Unable to allocate")
+    assert set(clf.pipeline_["layer1"].named_estimators_) <= {"linear", "knn", "random_forest"}
+    assert clf.score(X, y) > 0.8

@@ -18,8 +18,13 @@ def test_leaderboard_with_test_data(mixed_frame):
                               scoring="roc_auc", random_state=0).fit(X[:200], y[:200])
     board = clf.leaderboard(X[200:], y[200:])
     assert list(board.columns) == ["model", "family", "level", "oof_score", "fit_time",
-                                   "repeats", "weight", "status", "test_score",
-                                   "predict_time_per_row"]
+                                   "repeats", "weight", "peak_memory_mb", "status",
+                                   "test_score", "predict_time_per_row"]
+    # Each fitted model's peak memory above the fit's start, and the whole fit's.
+    fitted = board[board["status"] == "ok"]
+    assert (fitted["peak_memory_mb"] >= 0).all()
+    assert clf.fit_summary()["peak_memory_mb"] == clf.peak_memory_mb_
+    assert clf.peak_memory_mb_ >= fitted["peak_memory_mb"].max() - 1
     ensemble = board.set_index("model").loc["ensemble"]
     used = board[board["weight"] > 0]
     assert used["test_score"].notna().all() and (used["predict_time_per_row"] > 0).all()

@@ -26,12 +26,17 @@ How the time is split:
   in.
 
 All times are :func:`time.monotonic` values; a budget without a limit gives no deadlines.
+
+Memory (:class:`MemoryBudget`): before a model starts, its peak is projected from the shape
+of its input (bytes per cell of its family's preprocessing, plus a forest's trees); a model
+projected past the memory left is skipped, a forest shrunk to the trees that fit.
 """
 
 import math
+import os
 import time
 
-__all__ = ["TimeBudget"]
+__all__ = ["MemoryBudget", "MemoryWatch", "TimeBudget", "available_memory", "process_memory"]
 
 # Levels and models.
 FIRST_LEVEL_WEIGHT = 2.0
@@ -241,3 +246,145 @@ class TimeBudget:
         if left < REPEAT_MIN_LEFT * seconds_per_repeat:
             return None
         return now + min(left, max(REPEAT_ALLOWANCE * seconds_per_repeat, MIN_REPEAT_TIME))
+
+
+# ---- memory -------------------------------------------------------------------------------
+# Peak bytes a model adds per cell (row x input column) of the rows it trains on, by the
+# preprocessing of its family, measured on two cores (benchmarks/results/scale.md): the
+# one-hot families hold their wide float64 input and a fold's copy of it (linear, KNN: 90;
+# the MLP: 120), the boosting libraries a float64 code array and their bins (40 to 70), the
+# forests float32 copies (35 to 60) before their trees.
+MEMORY_PER_CELL = {"onehot": 120, "native": 70, "ordinal": 60, "none": 40}
+# A forest's tree on m rows has at most 2 m / min_samples_leaf nodes of 64 bytes, and
+# 8 bytes per class for the leaf values of a classifier.
+TREE_NODE_BYTES, TREE_CLASS_BYTES = 64, 8
+# At most this share of the memory left goes to one model.
+MODEL_MEMORY_SHARE = 0.8
+
+
+def process_memory():
+    """Resident bytes of this process (0 where ``/proc`` is not available)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _read_bytes(path):
+    try:
+        with open(path) as file:
+            value = file.read().strip()
+    except OSError:
+        return None
+    return None if not value.isdigit() else int(value)
+
+
+def available_memory():
+    """Bytes this process may still take: the machine's available memory, or what its
+    control group (a container's limit) leaves, whichever is smaller; None if unknown."""
+    found = []
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                          "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        limit, usage = _read_bytes(limit), _read_bytes(usage)
+        if limit is not None and usage is not None and limit < 2**60:
+            found.append(max(0, limit - usage))
+    return min(found) if found else None
+
+
+class MemoryBudget:
+    """The memory of one fit: ``memory_limit`` gigabytes for the process, or (None) what it
+    holds at the start plus what the machine or its container has available.
+
+    Parameters
+    ----------
+    memory_limit : float or None
+        Gigabytes of resident memory the process may hold during the fit.
+    """
+
+    def __init__(self, memory_limit=None):
+        if memory_limit is not None:
+            self.limit = memory_limit * 2**30
+        else:
+            available = available_memory()
+            self.limit = None if available is None else process_memory() + available
+
+    def left(self):
+        """Bytes the next model may take (inf when the limit is unknown)."""
+        if self.limit is None:
+            return math.inf
+        return max(0.0, self.limit - process_memory())
+
+    @staticmethod
+    def projected(kind, n_rows, n_columns, n_classes=None, forest=None):
+        """Peak bytes a model would add.
+
+        Parameters
+        ----------
+        kind : {"onehot", "native", "ordinal", "none"}
+            Its family's preprocessing.
+        n_rows, n_columns : int
+            The shape of its input (before the family's preprocessing).
+        n_classes : int, default=None
+            Classes of a classifier.
+        forest : dict, default=None
+            ``n_estimators``, ``min_samples_leaf`` and ``max_samples`` (a count, None: all
+            rows) of a forest, whose trees are counted too.
+        """
+        data = MEMORY_PER_CELL.get(kind, MEMORY_PER_CELL["none"]) * n_rows * n_columns
+        return data + (0 if forest is None else forest["n_estimators"]
+                       * MemoryBudget.tree_bytes(n_rows, n_classes, forest))
+
+    @staticmethod
+    def tree_bytes(n_rows, n_classes, forest):
+        """Most bytes one tree of ``forest`` (see :meth:`projected`) takes on ``n_rows``."""
+        sample = forest.get("max_samples") or n_rows
+        leaf = forest.get("min_samples_leaf") or 1
+        leaf = leaf if isinstance(leaf, int) else max(1, int(leaf * sample))
+        node = TREE_NODE_BYTES + TREE_CLASS_BYTES * (n_classes or 1)
+        return 2 * sample / leaf * node
+
+
+class MemoryWatch:
+    """The peak resident memory of the process, sampled every ``interval`` seconds.
+
+    ``peak`` is the peak since :meth:`start`, ``interval_peak`` since the last
+    :meth:`mark` (the model training now).
+    """
+
+    def __init__(self, interval=0.05):
+        import threading
+
+        self.interval = interval
+        self.start_memory = self.peak = self.interval_peak = process_memory()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="skstack-memory",
+                                        daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.wait(self.interval):
+            now = process_memory()
+            self.peak = max(self.peak, now)
+            self.interval_peak = max(self.interval_peak, now)
+
+    def mark(self):
+        """Start a new interval."""
+        self.interval_peak = process_memory()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.peak = max(self.peak, process_memory())

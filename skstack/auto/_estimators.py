@@ -68,6 +68,7 @@ class _BaseAutoStack(BaseEstimator):
         "prune": ["boolean"],
         "infer_limit": [None, Interval(Real, 0, None, closed="neither")],
         "infer_limit_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "memory_limit": [None, Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
         "n_jobs": [None, Integral],
         "verbose": ["verbose"],
@@ -94,6 +95,7 @@ class _BaseAutoStack(BaseEstimator):
         prune=True,
         infer_limit=None,
         infer_limit_batch_size=10_000,
+        memory_limit=None,
         random_state=None,
         n_jobs=None,
         verbose=0,
@@ -116,6 +118,7 @@ class _BaseAutoStack(BaseEstimator):
         self.prune = prune
         self.infer_limit = infer_limit
         self.infer_limit_batch_size = infer_limit_batch_size
+        self.memory_limit = memory_limit
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -199,7 +202,16 @@ class _BaseAutoStack(BaseEstimator):
         progress = Progress(self.verbose, budget.start)
         X, y, sample_weight = self._validate_input(X, y, sample_weight)
         run = FitRun(self._task, self.get_params(deep=False),
-                     self._settings(_num_samples(X)), budget, progress)
+                     self._settings(_num_samples(X)), budget, progress,
+                     n_classes=len(np.unique(y)) if self._task == "classification" else None)
+        run.memory_watch.start()
+        try:
+            return self._fit_run(run, X, y, sample_weight, groups)
+        finally:
+            run.memory_watch.stop()
+
+    def _fit_run(self, run, X, y, sample_weight, groups):
+        budget = run.budget
         if budget.limited:
             preload_families(family(model) for _, model in run.estimators())
         encoder = (budgeted_encoder(X, self.column_types, self.time_limit, run.log)
@@ -214,7 +226,7 @@ class _BaseAutoStack(BaseEstimator):
         self.pipeline_ = make_pipeline(encoder, layers, selector)
         self.records_ = run.records.records
         for record in self.records_:
-            if record.level == len(layers) and record.status == "ok":
+            if record.level == len(layers) and record.fitted:
                 record.weight = selector.weights_.get(record.name, 0.0)
         self.settings_ = run.fitted_settings
         self.stacking_check_ = run.stacking_check
@@ -222,6 +234,8 @@ class _BaseAutoStack(BaseEstimator):
         self.ensemble_score_ = selector.ensemble_score_
         self.infer_time_per_row_ = infer_time
         self.fit_time_ = budget.elapsed()
+        run.memory_watch.stop()
+        self.peak_memory_mb_ = (run.memory_watch.peak - run.memory_watch.start_memory) / 2**20
         run.log(1, f"done: {len(layers)} level(s), ensemble score "
                    f"{selector.ensemble_score_:.4f}, {self.fit_time_:.1f} s")
         return self
@@ -423,7 +437,7 @@ class _BaseAutoStack(BaseEstimator):
             ``presets``, ``settings``, ``time_limit``, ``fit_time``, ``n_levels``,
             ``models`` (counts by status), ``stacking_check``, ``ensemble_weights``,
             ``combiner`` (``"weighted"`` or ``"linear"``), ``ensemble_score``,
-            ``interrupted``, ``infer_time_per_row``.
+            ``interrupted``, ``infer_time_per_row``, ``peak_memory_mb``.
         """
         check_is_fitted(self)
         statuses = {}
@@ -443,6 +457,7 @@ class _BaseAutoStack(BaseEstimator):
             "ensemble_score": self.ensemble_score_,
             "interrupted": self.interrupted_,
             "infer_time_per_row": self.infer_time_per_row_,
+            "peak_memory_mb": self.peak_memory_mb_,
         }
 
     def __sklearn_tags__(self):
@@ -547,6 +562,13 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
         serving (where fixed costs dominate), large for batch scoring. Cut to what the
         time left can measure when ``time_limit`` is set.
 
+    memory_limit : float, default=None
+        Gigabytes of memory the process may hold during the fit. Before each model
+        starts, its peak is projected from its input's shape; one projected past the
+        memory left is skipped (the leaderboard says why), a forest shrunk to the trees
+        that fit. None: what the process holds at the start plus what the machine, or
+        its container's memory limit, has available.
+
     random_state : int, RandomState instance or None, default=None
         Seeds the folds, the models and the selection.
 
@@ -587,6 +609,10 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
     infer_time_per_row_ : float or None
         Seconds per row the kept ensemble took on ``infer_limit_batch_size`` rows; None
         without ``infer_limit``.
+
+    peak_memory_mb_ : float
+        Megabytes of resident memory the process held above its start at the fit's
+        peak (each model's is in :meth:`leaderboard`).
 
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
@@ -687,6 +713,8 @@ class AutoStackRegressor(ScoreMixin, RegressorMixin, _BaseAutoStack):
         Seconds per row the ensemble may take to predict (see the classifier).
     infer_limit_batch_size : int, default=10000
         Rows per prediction call that ``infer_limit`` is about.
+    memory_limit : float, default=None
+        Gigabytes the process may hold during the fit (see the classifier).
     random_state : int, RandomState instance or None, default=None
         Seeds everything random.
     n_jobs : int, default=None
@@ -714,6 +742,8 @@ class AutoStackRegressor(ScoreMixin, RegressorMixin, _BaseAutoStack):
         Seconds the fit took.
     infer_time_per_row_ : float or None
         Seconds per row of the kept ensemble, with ``infer_limit``.
+    peak_memory_mb_ : float
+        Megabytes the process held above its start at the fit's peak.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._utils import BudgetExceeded
 from ..families import family_of
-from ._budget import TimeBudget
+from ._budget import MODEL_MEMORY_SHARE, MemoryBudget, TimeBudget
 from ._report import ModelRecord
 
 __all__ = ["DeadlineMember", "Interrupted", "Refold", "Repeater", "Trainer", "family_name"]
@@ -93,11 +93,15 @@ class Trainer:
     tiers : dict, default=None
         ``name -> tier``: the models of a tier share the time as if the later tiers
         were absent.
+    shape : tuple of int, default=None
+        ``(rows, columns)`` of the level's input: a model projected to need more memory
+        than is left is skipped, a forest shrunk to the trees that fit.
     """
 
     def __init__(self, run, level, level_deadline, names, fallback=False, refold=False,
-                 kept=None, tiers=None):
+                 kept=None, tiers=None, shape=None):
         self.run = run
+        self.shape = shape  # (rows, columns) of the level's input, for memory projections
         self.level = level
         self.level_deadline = level_deadline
         self.tiers = tiers or {}
@@ -182,10 +186,16 @@ class Trainer:
             record.status = "skipped: its libraries were still loading"
             run.log(2, f"  {name}: skipped (its libraries were still loading)")
             return None
+        shrink, too_large = self._memory_plan(estimator)
+        if too_large is not None and not self.fallback:
+            record.status = f"skipped for memory: {too_large}"  # no second pass retries it
+            run.log(1, f"  {name}: skipped for memory ({too_large})")
+            return None
         deadline = budget.model_deadline(self.level_deadline, models_left)
         start = time.monotonic()
+        run.memory_watch.mark()
         try:
-            bag = fit(deadline, budget.model_limit(self.level_deadline, deadline))
+            bag = fit(deadline, budget.model_limit(self.level_deadline, deadline), shrink)
         except KeyboardInterrupt:
             run.records.interrupt()
             record.status = "skipped: interrupted"
@@ -199,6 +209,7 @@ class Trainer:
         except Exception as error:
             if self.fallback:
                 raise
+            # MemoryError too: what the model held is freed, the others go on.
             record.status = f"failed: {type(error).__name__}: {error}"
             record.fit_time = time.monotonic() - start
             run.log(1, f"  {name}: failed ({type(error).__name__}: {error})")
@@ -209,13 +220,70 @@ class Trainer:
         if self.refold:
             self._check_folds(name, bag)
         self.n_fitted += 1
-        record.status = "ok"
+        record.status = _fitted_status(bag, shrink)
+        record.peak_memory = _megabytes(run.memory_watch.interval_peak
+                                        - run.memory_watch.start_memory)
         record.repeats = bag.n_repeats if bag.cv is None and not bag._native_fit else 1
         record.family = family_label
         record.oof_score = bag.oof_score_
         record.fit_time = bag.fit_time_
         run.log(1, f"  {name}: OOF {bag.oof_score_:.4f} in {bag.fit_time_:.1f} s")
         return bag
+
+
+    def _memory_plan(self, estimator):
+        """``(params, None)`` to fit, shrunk by ``params`` (None: as it is), or ``(None,
+        reason)`` to skip a model projected to need more memory than is left."""
+        left = MODEL_MEMORY_SHARE * self.run.memory.left()
+        if self.shape is None or math.isinf(left):
+            return None, None
+        n_rows, n_columns = self.shape
+        kind, forest = memory_profile(estimator)
+        n_classes = self.run.n_classes
+        needed = MemoryBudget.projected(kind, n_rows, n_columns, n_classes, forest)
+        if needed <= left:
+            return None, None
+        if forest is not None:
+            data = MemoryBudget.projected(kind, n_rows, n_columns)
+            trees = int((left - data) // MemoryBudget.tree_bytes(n_rows, n_classes, forest))
+            if trees >= 1:
+                return {"estimator__n_estimators": trees}, None
+        return None, (f"needs about {_gigabytes(needed)} of memory, {_gigabytes(left)} "
+                      "left (memory_limit)")
+
+
+def memory_profile(estimator):
+    """The preprocessing of a portfolio model, and its forest parameters (None: no forest)."""
+    kind = estimator._kind() if hasattr(estimator, "_kind") else "none"
+    if family(estimator).name not in ("random_forest", "extra_trees"):
+        return kind, None
+    params = estimator.estimator.get_params()
+    return kind, {key: params.get(key)
+                  for key in ("n_estimators", "min_samples_leaf", "max_samples")}
+
+
+def _fitted_status(bag, shrink):
+    """``"ok"``, or what the fit shrank to meet its time or memory."""
+    notes = []
+    if shrink:
+        notes.append(f"{shrink['estimator__n_estimators']} trees, for memory")
+    model = bag.estimators_[0]
+    kept = getattr(model, "fit_rows_", None)
+    if kept is not None:
+        notes.append(f"kept {len(kept)} rows of {len(bag.oof_pred_)}, for time")
+    samples = getattr(getattr(model, "estimator_", None), "max_samples", None)
+    configured = getattr(getattr(bag.estimator, "estimator", None), "max_samples", None)
+    if isinstance(samples, int) and configured is None:
+        notes.append(f"bootstrap samples of {samples} rows, for time")
+    return "ok" if not notes else "ok: " + "; ".join(notes)
+
+
+def _gigabytes(n_bytes):
+    return f"{n_bytes / 2**30:.1f} GB"
+
+
+def _megabytes(n_bytes):
+    return max(0.0, n_bytes / 2**20)
 
 
 class Repeater:

@@ -27,7 +27,8 @@ class ModelRecord:
     family : str, default=None
         Model family (``"lightgbm"``...), known once the model fitted.
     status : str, default="pending"
-        ``"ok"``, or ``"skipped: <why>"`` / ``"failed: <error>"``.
+        ``"ok"``, ``"ok: <how it was shrunk to fit>"``, ``"skipped: <why>"`` (time),
+        ``"skipped for memory: <why>"`` or ``"failed: <error>"``.
     oof_score : float, default=nan
         Score of its out-of-fold (or holdout) predictions.
     fit_time : float, default=nan
@@ -36,6 +37,9 @@ class ModelRecord:
         Ensemble weight (last level only).
     repeats : int, default=0
         k-fold repeats its bag fitted (0: none finished).
+    peak_memory : float, default=nan
+        Megabytes of resident memory the process held above its start while the model
+        trained.
     """
 
     name: str
@@ -46,6 +50,12 @@ class ModelRecord:
     fit_time: float = np.nan
     weight: float = np.nan
     repeats: int = 0
+    peak_memory: float = np.nan
+
+    @property
+    def fitted(self):
+        """Whether the model trained (as configured, or shrunk to fit)."""
+        return self.status == "ok" or self.status.startswith("ok:")
 
 
 def _kept_models(auto):
@@ -83,13 +93,14 @@ def leaderboard_frame(auto, X=None, y=None):
     rows = [
         {"model": r.name, "family": r.family, "level": r.level, "oof_score": r.oof_score,
          "fit_time": r.fit_time, "repeats": r.repeats, "weight": r.weight,
-         "status": r.status}
+         "peak_memory_mb": r.peak_memory, "status": r.status}
         for r in auto.records_
     ]
     levels = max((r.level for r in auto.records_), default=0)
     rows.append({"model": "ensemble", "family": "ensemble", "level": levels + 1,
                  "oof_score": auto.ensemble_score_, "fit_time": auto.fit_time_,
-                 "repeats": 0, "weight": np.nan, "status": "ok"})
+                 "repeats": 0, "weight": np.nan,
+                 "peak_memory_mb": getattr(auto, "peak_memory_mb_", np.nan), "status": "ok"})
     frame = pd.DataFrame(rows)
     frame["weight"] = frame["weight"].astype(float)
     sort_by = "oof_score"
@@ -114,7 +125,7 @@ def plot_leaderboard(auto, ax=None):
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("plot_leaderboard needs matplotlib: pip install matplotlib") from error
     board = leaderboard_frame(auto)
-    board = board[board["status"] == "ok"].iloc[::-1]
+    board = board[board["status"].str.match(r"ok(:|$)")].iloc[::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.3 * len(board) + 1.5))
     used = board["weight"].fillna(0) > 0

@@ -18,7 +18,7 @@ from .._utils import SEED_MAX
 from ..families import build_estimators
 from ..families.portfolios import PortfolioEntry, _tiered_estimators
 from ._members import Records, Refold, Repeater, Trainer
-from ._budget import MAX_AUTO_REPEATS
+from ._budget import MAX_AUTO_REPEATS, MemoryBudget, MemoryWatch
 from ._stacking_check import stacking_helps
 
 __all__ = ["DEFAULT_SCORING", "FitRun"]
@@ -41,6 +41,8 @@ class FitRun:
         The fit's time budget.
     progress : Progress
         Log lines and progress bars.
+    n_classes : int, default=None
+        Classes of a classification target.
 
     Attributes
     ----------
@@ -52,12 +54,15 @@ class FitRun:
         The stacked-overfitting check's record (``stacking_check_``).
     """
 
-    def __init__(self, task, params, settings, budget, progress):
+    def __init__(self, task, params, settings, budget, progress, n_classes=None):
         self.task = task
+        self.n_classes = n_classes
         self.options = SimpleNamespace(**params)
         self.settings = settings
         self.fitted_settings = {k: v for k, v in settings.items() if k != "portfolio"}
         self.budget = budget
+        self.memory = MemoryBudget(self.options.memory_limit)
+        self.memory_watch = MemoryWatch()
         self.progress = progress
         self.records = Records(self.log)
         self.stacking_check = None
@@ -223,7 +228,7 @@ class FitRun:
             refold = (level == 1 and self.settings["bagging"] and self.n_folds == "auto"
                       and self.budget.limited)
             trainer = Trainer(self, level, level_deadline, names, refold=refold, kept=kept,
-                              tiers=self.tiers)
+                              tiers=self.tiers, shape=X.shape)
             try:
                 return self._fit_members(layer, X, y, sample_weight, groups, trainer)
             except Refold as fewer:
@@ -248,8 +253,8 @@ class FitRun:
 
     def _retry_skipped(self, layer, level, X, y, sample_weight, groups):
         """Fit the level's models that were skipped for time with the time still left."""
-        skipped = {r.name for r in self.records.records
-                   if r.level == level and r.status.startswith("skipped")}
+        skipped = {r.name for r in self.records.records  # for time: not "skipped for memory"
+                   if r.level == level and r.status.startswith("skipped:")}
         missing = [(name, est) for name, est in layer.estimators
                    if name in skipped and name not in layer.named_estimators_]
         if not missing or self.budget.exhausted():
@@ -259,7 +264,7 @@ class FitRun:
         self.progress.open(f"level {level}, again", len(missing), level_deadline)
         extra = self.layer(missing, self.plan, layer.random_state)
         trainer = Trainer(self, level, level_deadline, [name for name, _ in missing],
-                          tiers=self.tiers)
+                          tiers=self.tiers, shape=X.shape)
         fitted = self._fit_members(extra, X, y, sample_weight, groups, trainer)
         self.progress.close()
         if fitted is not None:

@@ -28,15 +28,60 @@ def _resolve_device(device):
     return device
 
 
-def _make_module(n_features, n_outputs, hidden_sizes, dropout):
+def _make_module(n_features, n_outputs, hidden_sizes, dropout, seed=0):
+    """The network, its weights and dropout drawn from its own generator seeded ``seed``.
+
+    Not from torch's global generator: folds train side by side in threads, and a shared
+    generator would make each one's draws depend on the other's.
+    """
+    import math
+
+    import torch
     from torch import nn
 
+    generator = torch.Generator().manual_seed(int(seed))
     layers, width = [], n_features
     for size in hidden_sizes:
-        layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
+        layers += [nn.Linear(width, size), nn.ReLU(), _Dropout(dropout, generator)]
         width = size
     layers.append(nn.Linear(width, n_outputs))
+    for layer in layers:
+        if isinstance(layer, nn.Linear):  # torch's default initialisation, seeded
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            bound = 1 / math.sqrt(layer.in_features)
+            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
     return nn.Sequential(*layers)
+
+
+def _dropout_class():
+    from torch import nn
+
+    class SeededDropout(nn.Module):
+        """Dropout whose masks come from ``generator`` (``nn.Dropout`` uses the global one)."""
+
+        def __init__(self, p, generator):
+            super().__init__()
+            self.p, self.generator = p, generator
+
+        def forward(self, x):
+            if not self.training or self.p == 0:
+                return x
+            import torch
+
+            keep = torch.rand(x.shape, generator=self.generator) >= self.p
+            return x * keep.to(x.device) / (1 - self.p)
+
+    return SeededDropout
+
+
+def _Dropout(p, generator):  # noqa: N802 - a class, defined once torch is imported
+    global _DROPOUT
+    if _DROPOUT is None:
+        _DROPOUT = _dropout_class()
+    return _DROPOUT(p, generator)
+
+
+_DROPOUT = None
 
 
 class _BaseMLP(BaseEstimator):
@@ -125,8 +170,7 @@ class _BaseMLP(BaseEstimator):
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=not self._classifier)
         y_model = self._encode_y(y)
-        seed = 0 if self.random_state is None else self.random_state
-        torch.manual_seed(seed)
+        seed = 0 if self.random_state is None else int(self.random_state)
         callbacks, train_split = [], None
         if X_val is not None:
             X_val = validate_data(self, X_val, dtype=np.float32, reset=False)
@@ -145,6 +189,7 @@ class _BaseMLP(BaseEstimator):
             module__n_outputs=self._n_outputs(),
             module__hidden_sizes=tuple(self.hidden_sizes),
             module__dropout=self.dropout,
+            module__seed=seed,
             criterion=getattr(torch.nn, self._loss),
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
@@ -155,6 +200,7 @@ class _BaseMLP(BaseEstimator):
             callbacks=callbacks,
             device=_resolve_device(self.device),
             iterator_train__shuffle=True,
+            iterator_train__generator=torch.Generator().manual_seed(seed + 1),
             verbose=self.verbose,
         )
         self.device_ = net.device
