@@ -680,7 +680,9 @@ def test_onehot_written_out_matches_the_column_transformer():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the all-missing column
         pre = _FramePreprocessor("onehot").fit(train)
-        expected = pre.transformer_.transform(_strings_as_objects(test))
+        # "many" has 90 levels: its 63 most frequent stay, the others become one level.
+        assert list(pre.frequent_) == ["many"] and len(pre.frequent_["many"]) == 63
+        expected = pre.transformer_.transform(_strings_as_objects(pre._keep_frequent(test)))
     assert pre._onehot_plan() is not None  # the fast path applies
     for rows in (test, test.iloc[:1], test.iloc[[5]]):
         np.testing.assert_allclose(pre.transform(rows), expected[rows.index], atol=1e-12)
@@ -819,3 +821,18 @@ def test_a_fit_that_cannot_stop_runs_in_a_worker_ended_at_its_deadline():
     model = FamilyModel(Slow(delay=600), max_time=0.5)
     with pytest.raises(BudgetExceeded):
         model.fit(X, y)
+
+
+def test_many_level_columns_share_a_bounded_one_hot_width():
+    from skstack.families._preprocessing import _FramePreprocessor
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({f"s{j}": rng.randint(0, 10_000, 3000).astype(str)
+                          for j in range(50)})
+    frame["x"] = rng.normal(size=3000)
+    pre = _FramePreprocessor("onehot")
+    out = pre.fit_transform(frame)
+    # 512 columns shared by 50 categorical columns: 10 each (9 levels and the rest).
+    assert pre.max_categories_ == 10 and out.shape == (3000, 50 * 10 + 1)
+    unseen = frame.iloc[:5].assign(s0="never seen")
+    np.testing.assert_array_equal(pre.transform(unseen)[:, :10].sum(axis=1), 1.0)

@@ -365,6 +365,7 @@ class MemoryWatch:
 
         self.interval = interval
         self.start_memory = self.peak = self.interval_peak = process_memory()
+        self.mark_memory = self.start_memory
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="skstack-memory",
                                         daemon=True)
@@ -380,8 +381,12 @@ class MemoryWatch:
             self.interval_peak = max(self.interval_peak, now)
 
     def mark(self):
-        """Start a new interval."""
-        self.interval_peak = process_memory()
+        """Start a new interval; ``added()`` is then its peak above its start."""
+        self.mark_memory = self.interval_peak = process_memory()
+
+    def added(self):
+        """Bytes above the start of the interval at its peak so far."""
+        return max(0, self.interval_peak - self.mark_memory)
 
     def stop(self):
         self._stop.set()

@@ -221,8 +221,7 @@ class Trainer:
             self._check_folds(name, bag)
         self.n_fitted += 1
         record.status = _fitted_status(bag, shrink)
-        record.peak_memory = _megabytes(run.memory_watch.interval_peak
-                                        - run.memory_watch.start_memory)
+        record.peak_memory = _megabytes(run.memory_watch.added())
         record.repeats = bag.n_repeats if bag.cv is None and not bag._native_fit else 1
         record.family = family_label
         record.oof_score = bag.oof_score_

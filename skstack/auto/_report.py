@@ -38,8 +38,8 @@ class ModelRecord:
     repeats : int, default=0
         k-fold repeats its bag fitted (0: none finished).
     peak_memory : float, default=nan
-        Megabytes of resident memory the process held above its start while the model
-        trained.
+        Megabytes of resident memory the process held, at its peak while the model
+        trained, above what it held when the model started.
     """
 
     name: str
