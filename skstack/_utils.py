@@ -4,6 +4,7 @@ Seeds, row picking, the deadline exception, thread shares, input validation of t
 meta-estimators, and the one ``score`` method of every estimator.
 """
 
+import threading
 from contextlib import nullcontext
 
 import numpy as np
@@ -19,6 +20,7 @@ from ._scoring import default_score
 
 __all__ = [
     "SEED_MAX",
+    "WARNING_FILTERS",
     "BudgetExceeded",
     "ScoreMixin",
     "check_labels",
@@ -32,6 +34,10 @@ __all__ = [
 
 # Seeds drawn from a RandomState for the models, folds and selections of a fit.
 SEED_MAX = np.iinfo(np.int32).max
+
+# Held around a fold's ``warnings.catch_warnings()``: the filters are the process's, and folds
+# fitted side by side in threads would otherwise restore each other's.
+WARNING_FILTERS = threading.RLock()
 
 
 def pick(data, rows):

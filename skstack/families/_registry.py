@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from .._utils import WARNING_FILTERS
 from ._base import EarlyStopping, Family, NativeOOF, register_family
 
 __all__ = ["BUILTIN_FAMILIES"]
@@ -325,8 +326,10 @@ def _linear_grow(estimator, X, y, fit_kwargs, deadline, first=20):
     done, step, start = 0, min(first, target), time.monotonic()
     try:
         while True:
-            with warnings.catch_warnings():
-                # A step that ends before convergence is not a failure; the last one is.
+            # A step that ends before convergence is not a failure; the last one is. The
+            # warning filters are the process's: folds fitting side by side in threads
+            # take turns, or one's restore would undo (or leave behind) another's filter.
+            with WARNING_FILTERS, warnings.catch_warnings():
                 if done + step < target:
                     warnings.simplefilter("ignore", ConvergenceWarning)
                 fit(estimator.set_params(max_iter=step))
