@@ -507,8 +507,7 @@ def test_preloading_imports_in_the_background(tmp_path, monkeypatch):
     import sys
     import time
 
-    from skstack.families import Family
-    from skstack.families import _base
+    from skstack.families import Family, _base
 
     (tmp_path / "skstack_slow_module.py").write_text("import time\ntime.sleep(0.5)\n")
     (tmp_path / "skstack_broken_module.py").write_text("raise ImportError('broken')\n")
@@ -836,3 +835,27 @@ def test_many_level_columns_share_a_bounded_one_hot_width():
     assert pre.max_categories_ == 10 and out.shape == (3000, 50 * 10 + 1)
     unseen = frame.iloc[:5].assign(s0="never seen")
     np.testing.assert_array_equal(pre.transform(unseen)[:, :10].sum(axis=1), 1.0)
+
+
+@pytest.mark.skipif("mlp" not in SMALL, reason="the nn extra is not installed")
+def test_ctrl_c_inside_an_mlp_epoch_stops_the_fit(monkeypatch):
+    from skorch.callbacks import Callback
+
+    from skstack.families import MLPClassifier, _mlp
+
+    class CtrlC(Callback):  # a real Ctrl-C in the middle of the first epoch
+        def on_batch_end(self, net, training=False, **kwargs):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_mlp, "_deadline_callback", lambda deadline: CtrlC())
+    X, y = np.random.RandomState(0).normal(size=(200, 4)), np.arange(200) % 2
+    # skorch swallows a KeyboardInterrupt; the MLP raises it again.
+    with pytest.raises(KeyboardInterrupt):
+        MLPClassifier(max_epochs=5, max_time=30).fit(X, y)
+    monkeypatch.undo()
+    # Its deadline stops it the same way, and that is not a Ctrl-C.
+    model = MLPClassifier(max_epochs=200, max_time=0.0).fit(X, y)
+    assert model.n_epochs_ <= 1
+    # Early stopping ends training the same way, and that is not a Ctrl-C either.
+    model = MLPClassifier(max_epochs=200, patience=1, validation_fraction=0.2).fit(X, y)
+    assert model.n_epochs_ < 200

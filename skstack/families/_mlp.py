@@ -161,9 +161,7 @@ class _BaseMLP(BaseEstimator):
         """
         # The clock starts before the imports: importing torch may take seconds.
         deadline = None if self.max_time is None else time.monotonic() + self.max_time
-        import skorch
         import torch
-        from skorch.callbacks import EarlyStopping
         from skorch.dataset import ValidSplit
         from skorch.helper import predefined_split
 
@@ -179,11 +177,10 @@ class _BaseMLP(BaseEstimator):
             train_split = ValidSplit(self.validation_fraction, stratified=self._classifier,
                                      random_state=seed)
         if train_split is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                patience=self.patience, monitor="valid_loss", load_best=True)))
+            callbacks.append(("early_stopping", _early_stopping(self.patience)))
         if deadline is not None:
             callbacks.append(("deadline", _deadline_callback(deadline)))
-        net = getattr(skorch, self._net)(
+        net = _net_class(self._net)(
             module=_make_module,
             module__n_features=X.shape[1],
             module__n_outputs=self._n_outputs(),
@@ -206,6 +203,8 @@ class _BaseMLP(BaseEstimator):
         self.device_ = net.device
         with _torch_threads(self.n_jobs):
             net.fit(X, y_model)
+        if getattr(net, "interrupted_", False):
+            raise KeyboardInterrupt
         history = net.history
         # An epoch that the deadline cut short has no validation loss.
         losses = [row["valid_loss"] for row in history if "valid_loss" in row]
@@ -259,14 +258,65 @@ def _deadline_callback(deadline):
 
         def on_batch_end(self, net, training=False, **kwargs):
             if training and time.monotonic() > deadline:
-                raise KeyboardInterrupt
+                raise StopTraining
 
         def on_epoch_end(self, net, **kwargs):
             now = time.monotonic()
             if now + (now - self.epoch_start_) > deadline:
-                raise KeyboardInterrupt
+                raise StopTraining
 
     return StopAtDeadline()
+
+
+def _early_stopping(patience):
+    """skorch's early stopping on the validation loss (restoring the best epoch's
+    weights), ending training with :class:`StopTraining` rather than a bare
+    KeyboardInterrupt."""
+    from skorch.callbacks import EarlyStopping
+
+    class StopWhenStale(EarlyStopping):
+        def on_epoch_end(self, net, **kwargs):
+            try:
+                super().on_epoch_end(net, **kwargs)
+            except KeyboardInterrupt:
+                if self.misses_ != self.patience:
+                    raise  # a real Ctrl-C during the callback
+                raise StopTraining from None
+
+    return StopWhenStale(patience=patience, monitor="valid_loss", load_best=True)
+
+
+class StopTraining(KeyboardInterrupt):
+    """How the deadline and early-stopping callbacks end skorch's training loop (which
+    ends on any KeyboardInterrupt): a subclass, so that a real Ctrl-C can be told apart."""
+
+
+_NETS = {}
+
+
+def _net_class(name):
+    """skorch's ``name`` net, remembering a real Ctrl-C that its ``fit`` swallows.
+
+    skorch ends ``fit`` quietly on KeyboardInterrupt (for interactive use); inside a
+    larger fit, Ctrl-C must stop the whole fit. The net records it (``interrupted_``) and
+    :meth:`_BaseMLP.fit` raises it again once skorch has finished its epoch's bookkeeping.
+    """
+    if name not in _NETS:
+        import skorch
+
+        class Net(getattr(skorch, name)):
+            def fit_loop(self, *args, **kwargs):
+                try:
+                    return super().fit_loop(*args, **kwargs)
+                except StopTraining:
+                    raise
+                except KeyboardInterrupt:
+                    self.interrupted_ = True
+                    raise
+
+        Net.__name__ = Net.__qualname__ = name
+        _NETS[name] = Net
+    return _NETS[name]
 
 
 @contextmanager
