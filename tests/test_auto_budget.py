@@ -68,7 +68,8 @@ def test_knn_on_a_large_table_returns_within_its_limit():
                                   portfolio=[PortfolioEntry("knn", {}, 1)]).fit(X, y)
     assert time.monotonic() - start < 20.0  # the 2% target is measured in bench_scale
     knn = clf.leaderboard().set_index("model").loc["knn"]
-    assert knn["status"] == "ok" or "neighbour search" in knn["status"]
+    assert knn["status"].startswith("ok") or "neighbour search" in knn["status"]
+
 
 def test_a_second_pass_knows_the_first_folds_of_its_level():
     run = make_run(time_limit=60)
@@ -105,19 +106,21 @@ def test_a_later_tier_shares_only_the_time_the_first_one_leaves():
     assert allowances[0] == pytest.approx(20, abs=0.5)
 
 
-def test_the_fold_plan_shrinks_with_the_table_and_ends_in_a_holdout():
-    # 11 first-tier models, a fold's fixed costs at 1.7e-7 s per cell and model, and two
-    # levels (the first gets 2/3 of the time), as best_quality plans them.
+def test_a_table_too_large_to_bag_in_the_time_gets_a_holdout_plan():
+    # 11 first-tier models, a fold's fixed costs at 1.7e-7 s per cell and model, two levels
+    # (the first gets 2/3 of the time), as best_quality plans them: a holdout when one pass
+    # of those costs takes more than 5% of the first level's time.
     def folds(limit, n_rows, n_columns, levels=2, **kw):
         return TimeBudget(limit).fold_plan(n_rows, n_columns, 11, 8, levels=levels, **kw)
 
-    assert folds(60, 20_000, 16) == 8  # the shared datasets keep their folds
-    assert folds(60, 500_000, 12) == 2
-    assert folds(300, 1_000_000, 12) == 5
-    assert folds(30, 500_000, 12) == 1  # even two folds cost too much: a holdout
-    assert folds(300, 5_000_000, 12) == 1
-    assert folds(300, 1_000_000, 12, refit=True) == 4  # the refit is one more pass
-    assert folds(300, 1_000_000, 12, levels=1) == 7  # one level: all of the time
+    assert folds(30, 54_000, 9) == 8  # diamonds keeps its folds
+    assert folds(300, 120_000, 12) == 8
+    assert folds(60, 120_000, 12) == folds(30, 120_000, 12) == 1
+    assert folds(300, 1_000_000, 12) == 1
+    assert folds(60, 20_000, 3000) == 8  # too few rows for a good holdout: folds
+    assert folds(300, 250_000, 12) == 8
+    assert folds(300, 250_000, 12, refit=True) == 1  # the refit is one more pass
+    assert folds(300, 250_000, 12, levels=1) == 8
     assert TimeBudget(None).fold_plan(10**9, 10**3, 11, 8) == 8
 
 
@@ -126,6 +129,7 @@ def test_a_table_too_large_for_bagging_trains_on_a_holdout_split(monkeypatch):
 
     X, y = make_classification(n_samples=600, n_features=5, random_state=0)
     monkeypatch.setattr(skstack.auto._budget, "FIXED_SECONDS_PER_CELL", 1.0)  # "huge"
+    monkeypatch.setattr(skstack.auto._budget, "HOLDOUT_MIN_ROWS", 100)
     clf = AutoStackClassifier(presets="best_quality", portfolio=TINY, n_stack_levels=1,
                               time_limit=30, random_state=0).fit(X, y)
     assert clf.settings_["bagging"] is False and clf.settings_["n_stack_levels"] == 0

@@ -1,4 +1,7 @@
-"""One AutoStack fit (skstack.auto._run and its members): levels, skips, failures, Ctrl-C, second passes, repeats, refolds, groups."""
+"""One AutoStack fit (skstack.auto._run and _members).
+
+Levels, skips, failures, Ctrl-C, second passes, repeats, refolds, groups.
+"""
 
 import warnings
 
@@ -170,3 +173,45 @@ def test_holdout_and_check_keep_groups_together():
     (train, test), = holdout_plan(y, classifier=True, fraction=1 / 9, random_state=0,
                                   groups=groups)
     assert not set(groups[train]) & set(groups[test])
+
+
+def test_ctrl_c_during_an_mlp_epoch_stops_the_whole_fit(monkeypatch):
+    pytest.importorskip("skorch")
+    from skorch.callbacks import Callback
+
+    from skstack.families import _mlp
+
+    class CtrlC(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_mlp, "_deadline_callback", lambda deadline: CtrlC())
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    portfolio = [PortfolioEntry("linear", {}, 3),
+                 PortfolioEntry("mlp", {"max_epochs": 5, "hidden_sizes": (8,)}, 2),
+                 PortfolioEntry("knn", {}, 1)]
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf = AutoStackClassifier(presets="good_quality", portfolio=portfolio, n_folds=3,
+                                  time_limit=60, random_state=0).fit(X, y)
+    status = clf.leaderboard().set_index("model")["status"]
+    assert clf.interrupted_ and status["linear"] == "ok"
+    assert status["mlp"] == status["knn"] == "skipped: interrupted"
+
+
+def test_sample_weight_changes_the_fit():
+    X, y = make_classification(n_samples=300, n_features=5, weights=[0.7], random_state=0)
+    params = dict(presets="good_quality", portfolio=TINY, n_folds=3, random_state=0)
+    plain = AutoStackClassifier(**params).fit(X, y)
+    weights = np.where(y == 1, 10.0, 1.0)  # the minority class counts ten times
+    weighted = AutoStackClassifier(**params).fit(X, y, sample_weight=weights)
+    assert weighted.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean() + 0.05
+
+
+def test_refit_full_after_the_fit_keeps_the_weights_a_refitted_fit_selects():
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    params = dict(presets="best_quality", portfolio=TINY, n_folds=3, n_stack_levels=0,
+                  n_repeats=1, random_state=0)
+    during = AutoStackClassifier(**params, refit=True).fit(X, y)
+    after = AutoStackClassifier(**params, refit=False).fit(X, y).refit_full(X, y)
+    assert during.pipeline_["selector"].weights_ == after.pipeline_["selector"].weights_
+    assert all(bag.refit_full for bag in after.pipeline_["layer1"].estimators_)

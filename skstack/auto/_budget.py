@@ -47,14 +47,20 @@ RESERVE_SHARE, RESERVE_MIN, RESERVE_MAX = 0.05, 0.5, 30.0
 STARVED = 2.0
 
 # The fold plan of a large table. Every model pays, at every fold, costs that its deadline
-# cannot cut: converting and binning the fold's rows, predicting the held-out ones. They grow
-# with the cells (rows x columns): FIXED_SECONDS_PER_CELL per cell of a fold's training
-# rows, per model (measured on two cores: LightGBM, XGBoost and CatBoost stopped at once
-# spent 0.8 to 1.2 s on each fold of 437,500 rows x 12 columns). k folds are planned only
-# when those costs of the first tier's models take at most FOLD_OVERHEAD_SHARE of the first
-# level's time; when even two folds do not, the fit trains on one holdout split.
+# cannot cut (converting and binning the fold's rows, predicting the held-out ones), and a
+# fold's training costs about ten times those again: FIXED_SECONDS_PER_CELL per cell (row x
+# column) and model (LightGBM, XGBoost and CatBoost stopped at once spent 0.8 to 1.2 s on
+# each fold of 437,500 rows x 12 columns, two cores). When one pass of those costs over every
+# row, for each of the first level's first-tier models, takes more than HOLDOUT_SHARE of the
+# first level's time, the fit trains on one holdout split instead of k folds: measured from
+# 10,000 to 5 million rows (benchmarks/results/scale.md), k-fold bagging then trained every
+# model far from convergence and scored below the holdout (1 million rows at 300 s: ROC AUC
+# 0.813 with 5 folds, 0.836 on a holdout). Not below HOLDOUT_MIN_ROWS rows, whose holdout
+# (10%, at most 2,500 rows) would be too small to select on: there the folds that starve
+# are cut as the level goes (``fewer_folds``).
 FIXED_SECONDS_PER_CELL = 1.7e-7
-FOLD_OVERHEAD_SHARE = 0.5
+HOLDOUT_SHARE = 0.05
+HOLDOUT_MIN_ROWS = 25_000
 
 # The stacked-overfitting check may use this share of the time limit; each of its two
 # levels half of it. Its models are priced at their first-level bag's time: two levels on
@@ -73,6 +79,11 @@ SELECTION_PASSES = 3
 COMBINER_MARGIN = 0.2
 # Timing infer_limit's candidates: the ensemble, its parts and the ensemble kept.
 INFER_TIMINGS = 3
+
+# The second pass over a level's skipped models ends this share of the way to the reserve:
+# it is the last training before the selection, and a model may overrun its deadline by the
+# bag's slack (a tenth of its time) and by what max_time does not count.
+LAST_PASS_SHARE = 0.9
 
 # Most k-fold repeats that the time left may give a bag (n_repeats="auto"). AutoGluon
 # allows 20; each repeat adds k fold models to every prediction, and the gain in variance
@@ -132,6 +143,13 @@ class TimeBudget:
         share = weight / (weight + max(0, levels_left - 1))
         return now + max(0.0, self.end - self.reserve() - now) * share
 
+    def last_pass_deadline(self):
+        """End of the second pass over skipped models: short of the reserve by a margin."""
+        if not self.limited:
+            return None
+        now = time.monotonic()
+        return now + LAST_PASS_SHARE * max(0.0, self.end - self.reserve() - now)
+
     def model_deadline(self, level_deadline, models_left):
         """End of the next model's fit, within ``level_deadline``."""
         if level_deadline is None:
@@ -153,7 +171,7 @@ class TimeBudget:
         return time.monotonic() >= end - 0.01
 
     def fold_plan(self, n_rows, n_columns, n_models, n_folds, *, refit=False, levels=1):
-        """The folds a bagged fit of a table this large can afford, 1 for a holdout split.
+        """The preset's ``n_folds``, or 1 for a table too large to bag in the time.
 
         Parameters
         ----------
@@ -162,27 +180,23 @@ class TimeBudget:
         n_models : int
             The first level's first-tier models (the ones that share its time first).
         n_folds : int
-            The folds the preset would use: the most this returns.
+            The folds the preset would use.
         refit : bool, default=False
-            Whether every bag also refits on all rows (one more fold's worth of rows).
+            Whether every bag also refits on all rows (one more pass).
         levels : int, default=1
             Levels the fit will train (the first gets its share, see ``level_deadline``).
 
         Returns
         -------
         n_folds : int
-            ``n_folds`` or fewer (at least 2), or 1: train on one holdout split.
+            ``n_folds``, or 1: train on one holdout split.
         """
-        if not self.limited:
+        if not self.limited or n_rows < HOLDOUT_MIN_ROWS:
             return n_folds
         weight = FIRST_LEVEL_WEIGHT / (FIRST_LEVEL_WEIGHT + max(0, levels - 1))
-        allowed = FOLD_OVERHEAD_SHARE * weight * max(0.0, self.remaining() - self.reserve())
-        per_pass = FIXED_SECONDS_PER_CELL * n_rows * n_columns * n_models  # once over all rows
-        for folds in range(n_folds, 1, -1):
-            # k folds train on (k - 1) times the rows; a refit on all of them once more.
-            if per_pass * (folds - 1 + refit) <= allowed:
-                return folds
-        return 1
+        allowed = HOLDOUT_SHARE * weight * max(0.0, self.remaining() - self.reserve())
+        one_pass = FIXED_SECONDS_PER_CELL * n_rows * n_columns * n_models
+        return n_folds if one_pass * (1 + refit) <= allowed else 1
 
     @staticmethod
     def fewer_folds(shortfall, n_folds):

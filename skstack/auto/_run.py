@@ -17,8 +17,8 @@ from .._stacking import StackLayer
 from .._utils import SEED_MAX
 from ..families import build_estimators
 from ..families.portfolios import PortfolioEntry, _tiered_estimators
-from ._members import Records, Refold, Repeater, Trainer
 from ._budget import MAX_AUTO_REPEATS, MemoryBudget, MemoryWatch
+from ._members import Records, Refold, Repeater, Trainer
 from ._stacking_check import stacking_helps
 
 __all__ = ["DEFAULT_SCORING", "FitRun"]
@@ -69,6 +69,7 @@ class FitRun:
         self.seeds = check_random_state(self.options.random_state)
         self.n_folds = self.options.n_folds
         self.first_folds = {}  # level -> family -> the first-fold times seen
+        self.large_table = False  # set when the table is too large for the preset's folds
         self.tiers = {}  # model name -> its portfolio tier, every level's
         self.plan = None
 
@@ -100,6 +101,10 @@ class FitRun:
         stack on."""
         models = _tiered_estimators(self.settings["portfolio"], task=self.task,
                                     excluded_families=self.options.excluded_families or ())
+        if self.large_table:
+            # Cheap on small tables, first for that, the one-hot families cost the most per
+            # row on a large one: within each tier they train after the others.
+            models.sort(key=lambda entry: (entry[2], _one_hot(entry[1])))
         if level == 1:
             return models
         return [(f"{name}_l{level}", model, tier) for name, model, tier in models]
@@ -164,11 +169,8 @@ class FitRun:
                                       levels=self.settings["n_stack_levels"] + 1)
         if folds == default:
             return
+        self.large_table = True
         shape = f"{n_rows} rows x {n_columns} columns"
-        if folds > 1:
-            self.n_folds = self.fitted_settings["n_folds"] = folds
-            self.log(1, f"{shape}: {folds} folds instead of {default}, to fit the time limit")
-            return
         for key, value in (("bagging", False), ("n_stack_levels", 0)):
             self.settings[key] = self.fitted_settings[key] = value
         self.log(1, f"{shape}: one holdout split instead of {default} folds (and no "
@@ -259,7 +261,7 @@ class FitRun:
                    if name in skipped and name not in layer.named_estimators_]
         if not missing or self.budget.exhausted():
             return
-        level_deadline = self.budget.level_deadline(1)
+        level_deadline = self.budget.last_pass_deadline()
         self.log(1, f"level {level}, second pass: {len(missing)} skipped models")
         self.progress.open(f"level {level}, again", len(missing), level_deadline)
         extra = self.layer(missing, self.plan, layer.random_state)
@@ -313,3 +315,8 @@ class FitRun:
                            self.seed(), refit_full=False)
         trainer = Trainer(self, 1, None, ["fallback_linear"], fallback=True)
         return self.fit_layer(layer, X, y, sample_weight, groups, trainer)
+
+
+def _one_hot(model):
+    """Whether a portfolio model trains on the one-hot preprocessing (linear, KNN, MLP)."""
+    return getattr(model, "_kind", lambda: "none")() == "onehot"

@@ -19,14 +19,14 @@ level is kept only when the stacked-overfitting check finds that it helps. k-fol
 uses ``min(8, max(5, n_samples // 10))`` folds; the holdout is 10% of the rows (at least
 one per class, at most 2,500 rows).
 
-Under a ``time_limit``, the bagged presets plan fewer folds for a large table, and one
-holdout split (without stacking) for a table too large even for two: every fold costs each
-model time its deadline cannot cut (converting and binning the fold's rows, predicting the
-held-out ones), and the first level's first-tier models may spend at most half of its time
-on it (:meth:`~skstack.auto._budget.TimeBudget.fold_plan`). With best_quality's 11
-first-tier models, at 60 s 8 folds are kept up to about 1.4 million cells (120,000 rows x
-12 columns), 500,000 such rows get 2 folds, and a holdout at 30 s; at 300 s a million get
-5 folds and 5 million a holdout. ``settings_`` records the plan the fit used.
+Under a ``time_limit``, the bagged presets train a table too large to bag in the time on
+one holdout split, without stacking: when one pass, over every row, of the costs each of
+the first level's first-tier models pays at every fold (converting and binning the fold's
+rows, predicting the held-out ones) takes more than 5% of the first level's time
+(:meth:`~skstack.auto._budget.TimeBudget.fold_plan`); not below 25,000 rows. With
+best_quality's 11 first-tier models, 100,000 rows x 12 columns are bagged at 300 s and
+trained on a holdout at 60 s; 500,000 such rows on a holdout at every limit up to 300 s.
+``settings_`` records the plan the fit used.
 """
 
 from dataclasses import dataclass
