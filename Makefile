@@ -9,7 +9,7 @@ PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo demo-blocks test docs bench clean
+.PHONY: install demo demo-blocks lint test docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,10 @@ demo: $(STAMP)
 demo-blocks: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check skstack tests benchmarks examples docs/conf.py
+
+test: lint
 	$(BIN)/python -m pytest -n 2 --doctest-modules skstack tests
 
 docs: $(STAMP)

@@ -18,8 +18,8 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._bagging import BaggedOOFEstimator
-from ._utils import validate_X, validate_y
 from ._folds import make_fold_plan
+from ._utils import validate_X, validate_y
 
 __all__ = ["StackLayer"]
 

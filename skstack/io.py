@@ -4,8 +4,9 @@ A ``.skops`` file is written with :func:`skops.io.dump`; loading it refuses ever
 is not known to be safe unless the caller lists it in ``trusted`` (see
 :func:`untrusted_types`). Known to be safe: skops' own defaults (scikit-learn, NumPy, SciPy,
 and the boosting libraries it supports), skstack's own classes and column selectors, and the
-estimator classes of skstack's built-in model families. Any other suffix uses :mod:`joblib`, which, like pickle, can run
-arbitrary code when loading: load such files only from sources you trust.
+estimator classes of skstack's built-in model families. Any other suffix uses
+:mod:`joblib`, which, like pickle, can run arbitrary code when loading: load such files only
+from sources you trust.
 """
 
 from functools import lru_cache

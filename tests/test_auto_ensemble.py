@@ -1,4 +1,7 @@
-"""Ensemble selection of an AutoStack fit (skstack.auto._ensemble): rows, pruning, levels kept, combiner."""
+"""Ensemble selection of an AutoStack fit (skstack.auto._ensemble).
+
+The rows it selects on, pruning, the levels kept, the combiner.
+"""
 
 import warnings
 

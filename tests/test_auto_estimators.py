@@ -1,4 +1,7 @@
-"""AutoStackClassifier and AutoStackRegressor as estimators: presets, the fitted pipeline, scikit-learn tools, input checks."""
+"""AutoStackClassifier and AutoStackRegressor as estimators.
+
+Presets, the fitted pipeline, scikit-learn tools, input checks.
+"""
 
 import pickle
 
@@ -77,6 +80,7 @@ def test_bad_input():
         AutoStackClassifier(portfolio=TINY, n_stack_levels=1).fit(X, y)
     # Labels of mixed types cannot be sorted: the error says so, not Python's "<".
     mixed = pd.Series(["yes" if label else 0 for label in y], dtype=object)
-    for estimator in (AutoStackClassifier(portfolio=TINY), StackLayer([("lr", LogisticRegression())])):
+    for estimator in (AutoStackClassifier(portfolio=TINY),
+                      StackLayer([("lr", LogisticRegression())])):
         with pytest.raises(ValueError, match=r"Mix of label input types in y \(int, str\)"):
             estimator.fit(X, mixed)

@@ -1,4 +1,7 @@
-"""The record of an AutoStack fit (skstack.auto._report, _progress): leaderboard, logs, plot, importances."""
+"""The record of an AutoStack fit (skstack.auto._report, _progress).
+
+Leaderboard, logs, plot, importances.
+"""
 
 import sys
 

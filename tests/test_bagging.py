@@ -41,7 +41,8 @@ def test_oof_matches_manual_fold_fits(binary_data):
     plan = make_fold_plan(X, y, classifier=True, n_folds=4, random_state=0)
     expected = np.zeros((len(y), 2))
     for (train, test), model in zip(plan, bag.estimators_):
-        np.testing.assert_array_equal(model.coef_, LogisticRegression().fit(X[train], y[train]).coef_)
+        direct = LogisticRegression().fit(X[train], y[train])
+        np.testing.assert_array_equal(model.coef_, direct.coef_)
         expected[test] = model.predict_proba(X[test])
     np.testing.assert_allclose(bag.oof_pred_, expected)
     np.testing.assert_allclose(

@@ -4,7 +4,6 @@
 import pandas as pd
 
 
-
 def test_command_line(tmp_path, mixed_frame, capsys):
     from skstack.cli import infer_task, main
 

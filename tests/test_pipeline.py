@@ -92,7 +92,8 @@ def test_sample_weight_through_pipeline(binary_data):
     stack = make_pipeline(StackLayer([("lr", LogisticRegression())], random_state=0),
                           GreedyEnsembleSelector(task="classification"))
     weights = np.where(y == 1, 5.0, 1.0)
-    stack.fit(X, y, stacklayer__sample_weight=weights, greedyensembleselector__sample_weight=weights)
+    stack.fit(X, y, stacklayer__sample_weight=weights,
+              greedyensembleselector__sample_weight=weights)
     assert stack.predict(X).mean() > 0.5
 
 

@@ -56,6 +56,22 @@ def test_ties_prefer_models_already_chosen():
     assert sorted(counts.tolist()) == [0, 0, 1]
 
 
+def test_a_tie_between_a_chosen_model_and_its_copy_keeps_the_chosen_one():
+    # A, its exact copy B, and C; the best blend is 2 A + C (or 2 B + C, or A + B + C).
+    preds = np.array([[1.0], [1.0], [0.0]])
+
+    def score(blend):
+        return -abs(blend.mean() - 2 / 3)
+
+    for seed in range(20):
+        counts, trajectory = _select(preds, score, 3, False, np.random.RandomState(seed))
+        # Step 1 ties A and B (a seeded pick); step 3 ties "the one picked, again" with the
+        # other: the one picked wins, every time (a random pick would split them half the
+        # time).
+        assert sorted(counts[:2].tolist()) == [0, 2] and counts[2] == 1
+        assert len(trajectory) == 3
+
+
 def test_tie_break_is_seeded():
     preds = np.ones((4, 10))
     picks = {tuple(_select(preds, lambda b: 0.0, 1, False, np.random.RandomState(s))[0])
