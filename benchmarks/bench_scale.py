@@ -31,6 +31,7 @@ summarises a CSV into the markdown table.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -169,10 +170,8 @@ def _tree_rss(process):
 
     total = 0
     for member in [process] + process.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.Error):  # a child that has just ended
             total += member.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -185,10 +184,8 @@ def run_in_process(name, preset, limit, hard_limit):
     child = subprocess.Popen(command, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     watched, peak, start = psutil.Process(child.pid), 0, time.monotonic()
     while child.poll() is None:
-        try:
+        with contextlib.suppress(psutil.Error):
             peak = max(peak, _tree_rss(watched))
-        except psutil.Error:
-            pass
         if time.monotonic() - start > hard_limit:
             child.kill()
             break

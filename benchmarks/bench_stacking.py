@@ -2,7 +2,8 @@
 
 All use the same base models. skstack, 2 layers: layer 1 (all base models, 8-fold bagged,
 passthrough), layer 2 (the tree models, 8-fold bagged), greedy ensemble selection on the
-manifest's metric; skstack, 1 layer: layer 1 without passthrough, then the selector. scikit-learn: ``Stacking*`` with ``cv=8`` and its default final estimator.
+manifest's metric; skstack, 1 layer: layer 1 without passthrough, then the selector.
+scikit-learn: ``Stacking*`` with ``cv=8`` and its default final estimator.
 Scores are on a held-out 25% split with the manifest's metric; models run single-threaded
 per fit and folds run on ``--n-jobs`` workers on both sides. Usage::
 
