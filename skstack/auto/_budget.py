@@ -79,6 +79,8 @@ SELECTION_PASSES = 3
 COMBINER_MARGIN = 0.2
 # Timing infer_limit's candidates: the ensemble, its parts and the ensemble kept.
 INFER_TIMINGS = 3
+# The decision threshold's search may run this long even when the time is spent.
+THRESHOLD_MIN_SECONDS = 0.2
 
 # The second pass over a level's skipped models ends this share of the way to the reserve:
 # it is the last training before the selection, and a model may overrun its deadline by the
@@ -239,6 +241,14 @@ class TimeBudget:
         if not self.limited:
             return None
         return max(0.0, self.remaining() - COMBINER_MARGIN)
+
+    def threshold_deadline(self):
+        """When the decision threshold's search ends: the time left, at least
+        THRESHOLD_MIN_SECONDS (a handful of candidates), or never without a limit."""
+        if not self.limited:
+            return None
+        return time.monotonic() + max(self.remaining() - SELECTION_MARGIN,
+                                      THRESHOLD_MIN_SECONDS)
 
     def measurement_time(self):
         """Seconds for timing ``infer_limit``'s candidates (at least half the reserve)."""

@@ -19,7 +19,9 @@ from ._ensemble import selection_among
 
 __all__ = [
     "InferenceCosts",
+    "kept_models",
     "make_pipeline",
+    "member_pipeline",
     "measurement_rows",
     "meet_infer_limit",
     "refit_full",
@@ -35,6 +37,38 @@ def make_pipeline(encoder, layers, selector):
     return Pipeline([("encoder", encoder)]
                     + [(f"layer{i}", layer) for i, layer in enumerate(layers, start=1)]
                     + [("selector", selector)])
+
+
+def kept_models(pipeline):
+    """``{(level, name): (bag, step index)}`` of the models ``pipeline`` still holds."""
+    kept = {}
+    for index, (step, layer) in enumerate(pipeline.steps):
+        if step.startswith("layer"):
+            level = int(step[len("layer"):])
+            for name, bag in layer.named_estimators_.items():
+                kept[(level, name)] = (bag, index)
+    return kept
+
+
+def member_pipeline(pipeline, records, name):
+    """One model of a fitted ``pipeline_`` as a Pipeline of its own: the steps below its
+    level (the encoder, the levels it stacks on), then its bag. The parts are shared
+    with ``pipeline``, not copied. ``records``: the fit's, to say why a model is absent."""
+    record = next((record for record in records if record.name == name), None)
+    if record is None:
+        names = sorted(record.name for record in records)
+        raise ValueError(f"No model named {name!r}; the leaderboard's models: {names}.")
+    kept = kept_models(pipeline)
+    if (record.level, name) not in kept:
+        if not record.fitted:
+            why = f"its status is {record.status!r}"
+        elif not any(level == record.level for level, _ in kept):
+            why = "the stacking check dropped its level"
+        else:
+            why = "the ensemble does not use it and it was pruned (prune=False keeps it)"
+        raise ValueError(f"Model {name!r} is not in the fitted ensemble: {why}.")
+    bag, index = kept[(record.level, name)]
+    return Pipeline(pipeline.steps[:index] + [(name, bag)])
 
 
 def measurement_rows(X, batch_size):

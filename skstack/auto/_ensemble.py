@@ -15,7 +15,8 @@ import time
 from .._scoring import prediction_scorer
 from .._selection import GreedyEnsembleSelector, blend_response
 
-__all__ = ["keep_helpful_levels", "make_selector", "select", "selection_among"]
+__all__ = ["keep_helpful_levels", "make_selector", "oof_ensemble_proba", "select",
+           "selection_among", "selection_rows"]
 
 # Two selections compare the top two levels: the first may take this share of the time.
 FIRST_OF_TWO_SELECTIONS = 0.5
@@ -44,7 +45,7 @@ def select(run, layer, y, sample_weight, prune=None, share=1.0):
     """
     options = run.options
     prune = options.prune if prune is None else prune
-    rows = slice(None) if run.plan is None else run.plan[0][1]
+    rows = selection_rows(run)
     until = None
     if run.budget.limited:
         allowed = run.budget.selection_time(share)
@@ -70,6 +71,19 @@ def select(run, layer, y, sample_weight, prune=None, share=1.0):
         run.log(1, f"combiner {selector.combiner_}: cross-validated linear "
                    f"{scores['linear']:.4f}, weighted average {scores['weighted']:.4f}")
     return selector
+
+
+def selection_rows(run):
+    """The rows the ensemble is selected on: every row's out-of-fold prediction, or the
+    holdout's under a holdout plan."""
+    return slice(None) if run.plan is None else run.plan[0][1]
+
+
+def oof_ensemble_proba(run, layer, selector):
+    """The ensemble's class probabilities of the rows it was selected on, from the last
+    level's out-of-fold predictions (predictions of rows no model of it saw)."""
+    features = layer._oof_predictions().iloc[selection_rows(run)]
+    return selector.predict_proba(features[layer.get_feature_names_out()])
 
 
 def _fit_selection_in_time(run, layer, y, rows, allowed):

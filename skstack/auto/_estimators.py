@@ -16,6 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -28,9 +29,9 @@ from sklearn.utils.validation import (
 from .._utils import ScoreMixin, check_labels
 from ..families._base import preload_families
 from ._budget import TimeBudget
-from ._deployment import make_pipeline, meet_infer_limit, refit_full
+from ._deployment import make_pipeline, meet_infer_limit, member_pipeline, refit_full
 from ._encoding import budgeted_encoder
-from ._ensemble import keep_helpful_levels, select
+from ._ensemble import keep_helpful_levels, oof_ensemble_proba, select, selection_rows
 from ._members import family
 from ._progress import Progress
 from ._report import (
@@ -39,6 +40,7 @@ from ._report import (
     plot_leaderboard,
 )
 from ._run import DEFAULT_SCORING, FitRun
+from ._threshold import check_threshold_scoring, tune_threshold
 from .presets import PRESETS, resolve_preset
 
 __all__ = ["AutoStackClassifier", "AutoStackRegressor"]
@@ -310,6 +312,29 @@ class _BaseAutoStack(BaseEstimator):
         self.settings_["refit_full"] = True
         return self
 
+    def get_model(self, name):
+        """One model of the fitted ensemble as an ordinary fitted estimator.
+
+        A :class:`~sklearn.pipeline.Pipeline` of the column encoder, the levels the model
+        stacks on (for a model above the first level) and the model's bag (its
+        preprocessing and fold models, or its refitted model), predicting on the same raw
+        input as this estimator: to deploy or inspect one member. Its parts are shared
+        with ``pipeline_``; copy it (:func:`copy.deepcopy`) before changing them.
+
+        Parameters
+        ----------
+        name : str
+            A model's name, as in :meth:`leaderboard`'s ``model`` column (a model above
+            the first level has its level in its name: ``lightgbm_l2``).
+
+        Returns
+        -------
+        model : Pipeline
+            The fitted model, with ``predict`` (and ``predict_proba`` for a classifier).
+        """
+        check_is_fitted(self)
+        return member_pipeline(self.pipeline_, self.records_, name)
+
     def save(self, path):
         """Write the fitted model to ``path``: ``.skops`` (safe loading) or joblib.
 
@@ -578,6 +603,22 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
     verbose : int, default=0
         0 is silent, 1 reports levels and models, 2 also the skipped ones.
 
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in scikit-learn's classifiers: ``{label: weight}``, or
+        ``"balanced"`` for ``n_samples / (n_classes * np.bincount(y))``. They multiply
+        ``sample_weight`` and reach every model, fold, score and the ensemble selection.
+
+    decision_threshold : "auto", float or None, default=None
+        Binary classification only: the probability of ``classes_[1]`` above which
+        :meth:`predict` labels a row ``classes_[1]``. ``"auto"`` tunes it to maximise
+        ``threshold_scoring`` on the ensemble's out-of-fold predictions, at no extra fit;
+        None predicts the most probable class. :meth:`predict_proba` is unchanged.
+
+    threshold_scoring : str or callable, default="f1"
+        The label metric (a scorer name or object) that ``decision_threshold="auto"``
+        maximises, for example ``"f1"``, ``"balanced_accuracy"`` or a
+        :func:`~sklearn.metrics.make_scorer` of ``fbeta_score`` with its ``pos_label``.
+
     Attributes
     ----------
     pipeline_ : Pipeline
@@ -585,6 +626,10 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
 
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+
+    decision_threshold_ : float or None
+        The threshold :meth:`predict` applies to the probability of ``classes_[1]``;
+        None without ``decision_threshold`` (the most probable class).
 
     records_ : list of ModelRecord
         One record per model the fit tried (see :meth:`leaderboard`).
@@ -639,10 +684,114 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
     """
 
     _task = "classification"
+
+    _parameter_constraints: dict = {
+        **_BaseAutoStack._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+        "decision_threshold": [None, StrOptions({"auto"}),
+                               Interval(Real, 0, 1, closed="neither")],
+        "threshold_scoring": [str, callable],
+    }
+
+    def __init__(
+        self,
+        *,
+        presets="medium_quality",
+        time_limit=None,
+        scoring=None,
+        portfolio=None,
+        excluded_families=None,
+        column_types=None,
+        n_folds="auto",
+        n_repeats="auto",
+        n_stack_levels="auto",
+        passthrough=True,
+        refit="auto",
+        dynamic_stacking=True,
+        holdout_fraction=0.1,
+        n_iterations=25,
+        combiner="auto",
+        prune=True,
+        infer_limit=None,
+        infer_limit_batch_size=10_000,
+        memory_limit=None,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        class_weight=None,
+        decision_threshold=None,
+        threshold_scoring="f1",
+    ):
+        super().__init__(
+            presets=presets, time_limit=time_limit, scoring=scoring, portfolio=portfolio,
+            excluded_families=excluded_families, column_types=column_types,
+            n_folds=n_folds, n_repeats=n_repeats, n_stack_levels=n_stack_levels,
+            passthrough=passthrough, refit=refit, dynamic_stacking=dynamic_stacking,
+            holdout_fraction=holdout_fraction, n_iterations=n_iterations,
+            combiner=combiner, prune=prune, infer_limit=infer_limit,
+            infer_limit_batch_size=infer_limit_batch_size, memory_limit=memory_limit,
+            random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+        self.class_weight = class_weight
+        self.decision_threshold = decision_threshold
+        self.threshold_scoring = threshold_scoring
+
     @property
     def classes_(self):
         """Class labels."""
         return self.pipeline_[-1].classes_
+
+    def _validate_input(self, X, y, sample_weight):
+        X, y, sample_weight = super()._validate_input(X, y, sample_weight)
+        if self.decision_threshold is not None:
+            if len(np.unique(y)) != 2:
+                raise ValueError(
+                    f"decision_threshold={self.decision_threshold!r} applies to binary "
+                    f"classification; y has {len(np.unique(y))} classes.")
+            if self.decision_threshold == "auto":
+                check_threshold_scoring(self.threshold_scoring, y, np.unique(y))
+        if self.class_weight is not None:
+            weights = compute_sample_weight(self.class_weight, y)
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        return X, y, sample_weight
+
+    def _fit_run(self, run, X, y, sample_weight, groups):
+        super()._fit_run(run, X, y, sample_weight, groups)
+        self.decision_threshold_ = self.decision_threshold
+        if self.decision_threshold == "auto":
+            selector = self.pipeline_[-1]
+            proba = oof_ensemble_proba(run, self.pipeline_[-2], selector)
+            rows = selection_rows(run)
+            self.decision_threshold_, score = tune_threshold(
+                proba, y[rows], selector.classes_,
+                check_threshold_scoring(self.threshold_scoring, y, selector.classes_),
+                None if sample_weight is None else sample_weight[rows],
+                run.budget.threshold_deadline())
+            run.log(1, f"decision threshold {self.decision_threshold_:.4f}: out-of-fold "
+                       f"{self.threshold_scoring} {score:.4f}")
+        return self
+
+    def predict(self, X):
+        """Predict class labels with the fitted ensemble.
+
+        With a ``decision_threshold_``, a row is labelled ``classes_[1]`` when its
+        probability of that class is above the threshold; otherwise it gets its most
+        probable class.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Input rows, with the columns seen at fit.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        check_is_fitted(self)
+        if self.decision_threshold_ is None:
+            return super().predict(X)
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] > self.decision_threshold_).astype(np.intp)]
 
     def predict_proba(self, X):
         """Class probabilities of the ensemble.

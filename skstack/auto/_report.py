@@ -10,6 +10,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.utils import _safe_indexing, check_random_state
 
 from .._scoring import resolve_scorer, with_labels
+from ._deployment import kept_models
 
 __all__ = ["ModelRecord", "feature_importance_frame", "leaderboard_frame", "plot_leaderboard"]
 
@@ -58,17 +59,6 @@ class ModelRecord:
         return self.status == "ok" or self.status.startswith("ok:")
 
 
-def _kept_models(auto):
-    """``{(level, name): (bag, layer index)}`` of the models the pipeline still holds."""
-    kept = {}
-    for index, (step, layer) in enumerate(auto.pipeline_.steps):
-        if step.startswith("layer"):
-            level = int(step[len("layer"):])
-            for name, bag in layer.named_estimators_.items():
-                kept[(level, name)] = (bag, index)
-    return kept
-
-
 def _test_columns(auto, X, y):
     """Test score and predict time per row of every kept model, and of the ensemble."""
     scorer = resolve_scorer(auto._scoring(), None)
@@ -78,7 +68,7 @@ def _test_columns(auto, X, y):
         inputs.append(inputs[-1] if step == "passthrough" else step.transform(inputs[-1]))
     n_rows = max(1, len(y))
     scores, times = {}, {}
-    for key, (bag, index) in _kept_models(auto).items():
+    for key, (bag, index) in kept_models(auto.pipeline_).items():
         start = time.perf_counter()
         scores[key] = scorer(bag, inputs[index], y)
         times[key] = (time.perf_counter() - start) / n_rows
