@@ -263,7 +263,7 @@ class StackLayer(TransformerMixin, _BaseComposition):
         bags, shared = [], {}  # shared: the preprocessing fitted so far, for every bag
         for name, estimator in active:
             bag = BaggedOOFEstimator(clone(estimator), **bag_params)
-            bag._validate_fit_data(X, y)  # the bag's own classes_ and feature checks
+            bag._adopt_validation(self)  # X and y as this layer validated them
 
             def fit(deadline=None, limit=None, params=None, bag=bag):
                 if params:
