@@ -35,6 +35,15 @@ def test_budget_allocation():
     assert model - time.monotonic() == pytest.approx(0.2 * 47.5, abs=0.1)
     model = budget.model_deadline(level, models_left=2)
     assert model - time.monotonic() == pytest.approx(47.5, abs=0.1)
+    # A model starved on a large input (its share under 4 passes of the fixed costs over
+    # the rows) gets half the level instead: the first models converge, the last skipped.
+    assert budget.model_deadline(level, 10, shape=(100_000, 12)) - time.monotonic() \
+        == pytest.approx(0.2 * 47.5, abs=0.1)
+    assert budget.model_deadline(level, 10, shape=(5_000_000, 12)) - time.monotonic() \
+        == pytest.approx(0.5 * 47.5, abs=0.1)
+    # The first one-hot model of a level pays the encoding of every row first.
+    assert TimeBudget.preparation_seconds("onehot", 1_000_000, 12) == pytest.approx(3.6)
+    assert TimeBudget.preparation_seconds("none", 1_000_000, 12) == 0.0
     # A model may end past its deadline by a quarter of the level's time beyond it.
     assert budget.model_limit(level, model) == pytest.approx(model + 0.25 * (level - model))
     unlimited = TimeBudget(None)

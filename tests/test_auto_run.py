@@ -3,6 +3,7 @@
 Levels, skips, failures, Ctrl-C, second passes, repeats, refolds, groups.
 """
 
+import importlib
 import warnings
 
 import numpy as np
@@ -16,6 +17,7 @@ from skstack import (
 )
 from skstack._folds import holdout_plan
 from skstack.families import DEFAULT, FamilyModel, build_estimators
+from skstack.families._base import family_of
 from skstack.families.portfolios import PortfolioEntry
 
 
@@ -186,6 +188,10 @@ def test_ctrl_c_during_an_mlp_epoch_stops_the_whole_fit(monkeypatch):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(_mlp, "_deadline_callback", lambda deadline: CtrlC())
+    # Its imports done first: still loading when its turn comes, the MLP would be skipped.
+    mlp_family = family_of(_mlp.MLPClassifier())
+    for module in mlp_family.requires + mlp_family.preload:
+        importlib.import_module(module)
     X, y = make_classification(n_samples=300, n_features=5, random_state=0)
     portfolio = [PortfolioEntry("linear", {}, 3),
                  PortfolioEntry("mlp", {"max_epochs": 5, "hidden_sizes": (8,)}, 2),

@@ -114,6 +114,7 @@ class Trainer:
         # family -> the first-fold times seen in this level, by every trainer of the level:
         # a second pass must not retry a model whose first fold alone outlasts its time.
         self.first_folds = run.first_folds.setdefault(level, {})
+        self.prepared = set()  # kinds of shared preprocessing this trainer's layer computed
 
     def _check_folds(self, name, bag):
         """Raise :class:`Refold` when the level's first timed model starved for time.
@@ -140,21 +141,29 @@ class Trainer:
         if seconds is not None:
             self.first_folds.setdefault(family, []).append(seconds)
 
-    def _no_time_for(self, family):
+    def _no_time_for(self, family, preparing=0.0):
         """No time left in the level, or less than a first fold of this family took.
 
         The family's longest first fold so far (a model of another family: the shortest of
-        any) must fit in the level's remaining time, or the model would overrun it.
+        any), after ``preparing`` seconds of shared preprocessing, must fit in the level's
+        remaining time, or the model would overrun it.
         """
         if self.run.budget.exhausted(self.level_deadline):
             return True
+        needed = 0.0
         if family in self.first_folds:
             needed = max(self.first_folds[family])
         elif self.first_folds:
             needed = min(min(times) for times in self.first_folds.values())
-        else:
-            return False
-        return self.level_deadline - time.monotonic() < needed
+        return self.level_deadline - time.monotonic() < needed + preparing
+
+    def _preparation(self, estimator):
+        """``(kind, seconds)`` of the model's shared preprocessing; 0 seconds once this
+        trainer's layer computed that kind (its later models reuse it)."""
+        kind = memory_profile(estimator)[0]
+        if self.shape is None or kind in self.prepared:
+            return kind, 0.0
+        return kind, TimeBudget.preparation_seconds(kind, *self.shape)
 
     def __call__(self, name, estimator, fit):
         if name in self.kept:
@@ -178,7 +187,8 @@ class Trainer:
             record.status = "skipped: interrupted"
             return None
         family_label = family_name(estimator)
-        if not self.fallback and budget.limited and self._no_time_for(family_label):
+        kind, preparing = self._preparation(estimator)
+        if not self.fallback and budget.limited and self._no_time_for(family_label, preparing):
             record.status = "skipped: no time left"
             return None
         if not self.fallback and budget.limited and family(estimator).loading():
@@ -191,7 +201,7 @@ class Trainer:
             record.status = f"skipped for memory: {too_large}"  # no second pass retries it
             run.log(1, f"  {name}: skipped for memory ({too_large})")
             return None
-        deadline = budget.model_deadline(self.level_deadline, models_left)
+        deadline = budget.model_deadline(self.level_deadline, models_left, self.shape)
         start = time.monotonic()
         run.memory_watch.mark()
         try:
@@ -217,6 +227,7 @@ class Trainer:
                           f"{type(error).__name__}: {error}", UserWarning, stacklevel=2)
             return None
         self._saw_first_fold(family_label, bag.fold_fit_times_[0])
+        self.prepared.add(kind)
         if self.refold:
             self._check_folds(name, bag)
         self.n_fitted += 1
