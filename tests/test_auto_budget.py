@@ -14,6 +14,7 @@ from skstack import (
     AutoStackClassifier,
 )
 from skstack._utils import BudgetExceeded
+from skstack.auto import _budget
 from skstack.auto._budget import TimeBudget
 from skstack.auto._members import Trainer
 from skstack.families import FamilyModel
@@ -206,3 +207,15 @@ def test_a_model_out_of_memory_is_recorded_and_the_others_kept():
     assert status["greedy"].startswith("failed: MemoryError: Unable to allocate")
     assert set(clf.pipeline_["layer1"].named_estimators_) <= {"linear", "knn", "random_forest"}
     assert clf.score(X, y) > 0.8
+
+
+def test_a_model_whose_preprocessing_cannot_finish_is_not_started(monkeypatch):
+    # One-hot encoding priced at a second per cell: no level has that time left, so the
+    # one-hot families are not started (their deadline could not cut the encoding).
+    monkeypatch.setitem(_budget.PREPARATION_SECONDS_PER_CELL, "onehot", 1.0)
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    clf = AutoStackClassifier(presets="best_quality", portfolio=TINY, n_folds=3,
+                              n_stack_levels=0, time_limit=20, random_state=0).fit(X, y)
+    status = clf.leaderboard().set_index("model")["status"]
+    assert status["random_forest"] == "ok"
+    assert status["linear"] == status["knn"] == "skipped: no time left"

@@ -221,3 +221,34 @@ def test_refit_full_after_the_fit_keeps_the_weights_a_refitted_fit_selects():
     after = AutoStackClassifier(**params, refit=False).fit(X, y).refit_full(X, y)
     assert during.pipeline_["selector"].weights_ == after.pipeline_["selector"].weights_
     assert all(bag.refit_full for bag in after.pipeline_["layer1"].estimators_)
+
+
+def _ctrl_c_in_fits(member_call):
+    """A ``fit_member`` call whose model's fit is a Ctrl-C."""
+    def call(self, name, estimator, fit):
+        def ctrl_c(*args, **kwargs):
+            raise KeyboardInterrupt
+        return member_call(self, name, estimator, ctrl_c)
+    return call
+
+
+@pytest.mark.parametrize("stage, member, n_stack_levels", [
+    ("bag repeats", "Repeater", 0),
+    ("stacking check", "DeadlineMember", 1),
+])
+def test_ctrl_c_during_a_later_stage_keeps_the_first_level(monkeypatch, stage, member,
+                                                           n_stack_levels):
+    from skstack.auto import _members
+
+    cls = getattr(_members, member)
+    monkeypatch.setattr(cls, "__call__", _ctrl_c_in_fits(cls.__call__))
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    clf = AutoStackClassifier(presets="best_quality", portfolio=TINY, n_folds=3,
+                              n_stack_levels=n_stack_levels, time_limit=30,
+                              random_state=0).fit(X, y)
+    board = clf.leaderboard().set_index("model").drop(index="ensemble")
+    assert clf.interrupted_ and clf.fit_time_ < 15
+    # The first level's models, each with its first repeat; no level above it.
+    assert (board["status"] == "ok").all() and (board["repeats"] == 1).all()
+    assert [name for name, _ in clf.pipeline_.steps] == ["encoder", "layer1", "selector"]
+    assert clf.predict(X[:4]).shape == (4,)
