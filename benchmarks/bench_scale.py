@@ -294,9 +294,13 @@ def main(argv=None):
                     csv, mode="a", header=not csv.exists(), index=False)
     frame = pd.read_csv(args.raw or args.csv)
     frame = frame.drop_duplicates(subset=["table", "preset", "limit", "load"], keep="last")
-    Path(args.out).write_text("# AutoStack at scale\n\nCommand: `python benchmarks/bench_scale.py"
-                              " " + " ".join(argv or sys.argv[1:]) + "` (2 cores).\n\n"
-                              + summarise(frame))
+    # The CSV may hold several runs' cells (a long grid split over runs): the last of each.
+    header = ("# AutoStack at scale\n\nThe latest row of each cell of "
+              f"`{Path(args.raw or args.csv).name}`, appended by runs of "
+              "`python benchmarks/bench_scale.py [--tables ...] [--presets ...] "
+              "[--limits ...]` (2 cores, one cell at a time); this summary written by: "
+              "`python benchmarks/bench_scale.py " + " ".join(argv or sys.argv[1:]) + "`.\n\n")
+    Path(args.out).write_text(header + summarise(frame))
     print(Path(args.out).read_text())
     return 0
 
