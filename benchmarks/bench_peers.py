@@ -104,8 +104,13 @@ def summarise(frame, limit):
     frame = frame.drop_duplicates(subset=["dataset", "seed", "system"], keep="last")
     scores = normalised(frame)
     table = scores.pivot(index="dataset", columns="system", values="score")
+    seeds = frame.groupby("dataset")["seed"].nunique()
+    counts = ", ".join(f"{n} seed(s): {int((seeds == n).sum())} datasets"
+                       for n in sorted(seeds.unique()))
     lines = [f"# skstack beside AutoGluon at {limit:g} s\n",
-             "Mean test score per dataset over its seeds (three below 2,000 rows).\n",
+             f"Mean test score per dataset over its seeds ({counts}; the harness gives "
+             f"tables below {SMALL_ROWS:,} rows three). Metrics: ROC AUC (binary, higher is "
+             "better), log loss (multiclass) and RMSE (regression), lower is better.\n",
              table.to_markdown(floatfmt=".4g"), ""]
     metric = frame.groupby("dataset")["metric"].first()
     summary = frame.groupby("system").agg(
@@ -172,7 +177,9 @@ def main(argv=None):
                         pd.DataFrame([record]).reindex(columns=COLUMNS).to_csv(
                             csv, mode="a", header=not csv.exists(), index=False)
     frame = pd.read_csv(args.raw or csv)
-    out.write_text(summarise(frame, args.time_limit))
+    command = "python benchmarks/bench_peers.py " + " ".join(argv or sys.argv[1:])
+    out.write_text(summarise(frame, args.time_limit) + f"Written by `{command}` (the CSV "
+                   "keeps earlier runs' rows; a run repeated counts its last).\n")
     plot(frame, out.with_suffix(".png"))
     print(out.read_text())
     return 0
