@@ -40,7 +40,7 @@ from ._report import (
     plot_leaderboard,
 )
 from ._run import DEFAULT_SCORING, FitRun
-from ._threshold import check_threshold_scoring, tune_threshold
+from ._threshold import check_threshold_scoring, threshold_scorer, tune_threshold
 from .presets import PRESETS, resolve_preset
 
 __all__ = ["AutoStackClassifier", "AutoStackRegressor"]
@@ -763,7 +763,7 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
             rows = selection_rows(run)
             self.decision_threshold_, score = tune_threshold(
                 proba, y[rows], selector.classes_,
-                check_threshold_scoring(self.threshold_scoring, y, selector.classes_),
+                threshold_scorer(self.threshold_scoring),
                 None if sample_weight is None else sample_weight[rows],
                 run.budget.threshold_deadline())
             run.log(1, f"decision threshold {self.decision_threshold_:.4f}: out-of-fold "

@@ -160,7 +160,7 @@ class Trainer:
     def _preparation(self, estimator):
         """``(kind, seconds)`` of the model's shared preprocessing; 0 seconds once this
         trainer's layer computed that kind (its later models reuse it)."""
-        kind = memory_profile(estimator)[0]
+        kind = preprocessing_kind(estimator)
         if self.shape is None or kind in self.prepared:
             return kind, 0.0
         return kind, TimeBudget.preparation_seconds(kind, *self.shape)
@@ -262,9 +262,15 @@ class Trainer:
                       "left (memory_limit)")
 
 
+def preprocessing_kind(estimator):
+    """The kind of shared preprocessing a portfolio model trains on (``"onehot"``,
+    ``"native"``, ``"ordinal"``), or ``"none"``."""
+    return estimator._kind() if hasattr(estimator, "_kind") else "none"
+
+
 def memory_profile(estimator):
     """The preprocessing of a portfolio model, and its forest parameters (None: no forest)."""
-    kind = estimator._kind() if hasattr(estimator, "_kind") else "none"
+    kind = preprocessing_kind(estimator)
     if family(estimator).name not in ("random_forest", "extra_trees"):
         return kind, None
     params = estimator.estimator.get_params()

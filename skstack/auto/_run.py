@@ -18,7 +18,7 @@ from .._utils import SEED_MAX
 from ..families import build_estimators
 from ..families.portfolios import PortfolioEntry, _tiered_estimators
 from ._budget import MAX_AUTO_REPEATS, MemoryBudget, MemoryWatch
-from ._members import Records, Refold, Repeater, Trainer
+from ._members import Records, Refold, Repeater, Trainer, preprocessing_kind
 from ._stacking_check import stacking_helps
 
 __all__ = ["DEFAULT_SCORING", "FitRun"]
@@ -104,7 +104,7 @@ class FitRun:
         if self.large_table:
             # Cheap on small tables, first for that, the one-hot families cost the most per
             # row on a large one: within each tier they train after the others.
-            models.sort(key=lambda entry: (entry[2], _one_hot(entry[1])))
+            models.sort(key=lambda entry: (entry[2], preprocessing_kind(entry[1]) == "onehot"))
         if level == 1:
             return models
         return [(f"{name}_l{level}", model, tier) for name, model, tier in models]
@@ -316,7 +316,3 @@ class FitRun:
         trainer = Trainer(self, 1, None, ["fallback_linear"], fallback=True)
         return self.fit_layer(layer, X, y, sample_weight, groups, trainer)
 
-
-def _one_hot(model):
-    """Whether a portfolio model trains on the one-hot preprocessing (linear, KNN, MLP)."""
-    return getattr(model, "_kind", lambda: "none")() == "onehot"

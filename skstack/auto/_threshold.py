@@ -12,28 +12,33 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.metrics import get_scorer
 
-from .._scoring import score_predictions
+from .._scoring import resolve_scorer, score_predictions
 
-__all__ = ["check_threshold_scoring", "tune_threshold"]
+__all__ = ["check_threshold_scoring", "threshold_scorer", "tune_threshold"]
 
 # Candidate thresholds: this many quantiles of the positive class's probabilities (and
 # 0.5), tried from 0.5 outwards so that a deadline leaves the nearest ones tried.
 N_CANDIDATES = 100
 
 
-def check_threshold_scoring(scoring, y, classes):
-    """The scorer of ``threshold_scoring``, checked before the fit: it must score
-    predicted labels, and score ``y``'s (a scorer of ``pos_label=1`` cannot score labels
-    ``"no"`` and ``"yes"``: it fails now rather than at the end of the fit)."""
-    scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
+def threshold_scorer(scoring):
+    """The scorer of ``threshold_scoring``; it must score predicted labels."""
+    scorer = resolve_scorer(scoring, None)
     response = getattr(scorer, "_response_method", "predict")
     if response != "predict":
         raise ValueError(
             f"threshold_scoring={scoring!r} scores {response!r}, which a decision threshold "
             "does not change; name a metric of predicted labels, such as 'f1', "
             "'balanced_accuracy' or 'matthews_corrcoef'.")
+    return scorer
+
+
+def check_threshold_scoring(scoring, y, classes):
+    """Check before the fit that ``threshold_scoring`` scores labels, and ``y``'s (a
+    scorer of ``pos_label=1`` cannot score labels ``"no"`` and ``"yes"``: it fails now
+    rather than at the end of the fit)."""
+    scorer = threshold_scorer(scoring)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ill-defined metrics of this one trial
         try:
@@ -41,7 +46,6 @@ def check_threshold_scoring(scoring, y, classes):
         except ValueError as error:
             raise ValueError(f"threshold_scoring={scoring!r} cannot score the labels "
                              f"{np.asarray(classes).tolist()}: {error}") from error
-    return scorer
 
 
 def tune_threshold(proba, y, classes, scorer, sample_weight=None, deadline=None):
