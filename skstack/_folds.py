@@ -22,7 +22,7 @@ from sklearn.utils import check_random_state
 
 from ._utils import SEED_MAX
 
-__all__ = ["default_n_folds", "holdout_plan", "make_fold_plan"]
+__all__ = ["default_n_folds", "held_out_rows", "holdout_plan", "make_fold_plan", "restrict_plan"]
 
 # The largest validation part of a holdout plan (AutoGluon's cap).
 HOLDOUT_MAX_ROWS = 2500
@@ -156,6 +156,67 @@ def make_fold_plan(
             raise ValueError("A fold has no training rows; use fewer folds or another splitter.")
     return plan
 
+
+def held_out_rows(plan):
+    """Sorted indices of the rows that some fold of ``plan`` holds out.
+
+    Parameters
+    ----------
+    plan : list of (train, test) index arrays
+        A fold plan.
+
+    Returns
+    -------
+    rows : ndarray of int
+        The rows with an out-of-fold prediction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import TimeSeriesSplit
+    >>> from skstack._folds import held_out_rows
+    >>> held_out_rows(list(TimeSeriesSplit(3).split(np.zeros(8)))).tolist()
+    [2, 3, 4, 5, 6, 7]
+    """
+    return np.unique(np.concatenate([np.asarray(test, dtype=np.intp) for _, test in plan]))
+
+
+def restrict_plan(plan, rows):
+    """``plan`` on the subset ``rows``: each fold's rows among them, as positions in them.
+
+    Every fold keeps its boundaries, so a time-ordered plan stays time-ordered and a
+    grouped one keeps its groups apart. Folds left without a training or a held-out row
+    are dropped.
+
+    Parameters
+    ----------
+    plan : list of (train, test) index arrays
+        A fold plan over some rows.
+    rows : array-like of int
+        Sorted indices of the subset.
+
+    Returns
+    -------
+    plan : list of (train, test) index arrays
+        The plan over ``len(rows)`` rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import TimeSeriesSplit
+    >>> from skstack._folds import held_out_rows, restrict_plan
+    >>> plan = list(TimeSeriesSplit(3).split(np.zeros(8)))
+    >>> [(train.tolist(), test.tolist())
+    ...  for train, test in restrict_plan(plan, held_out_rows(plan))]
+    [([0, 1], [2, 3]), ([0, 1, 2, 3], [4, 5])]
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    restricted = []
+    for train, test in plan:
+        parts = [np.searchsorted(rows, part[np.isin(part, rows)]) for part in (train, test)]
+        if len(parts[0]) and len(parts[1]):
+            restricted.append(tuple(parts))
+    return restricted
 
 
 def holdout_plan(y, *, classifier, fraction, random_state, groups=None):

@@ -1,13 +1,16 @@
-"""What users do after the first fit: the decision threshold, class weights, one model out."""
+"""What users do after the first fit: the decision threshold, class weights, one model out,
+any validation structure."""
 
 import numpy as np
 import pytest
 from _models import TINY
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification
 from sklearn.metrics import f1_score, log_loss, make_scorer, recall_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupKFold, TimeSeriesSplit, train_test_split
 
-from skstack import AutoStackClassifier
+from skstack import AutoStackClassifier, AutoStackRegressor
+from skstack.families import PortfolioEntry
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +118,79 @@ def test_a_pruned_model_says_why_it_is_absent(imbalanced):
     used = board[board["weight"] > 0]["model"].iloc[0]
     np.testing.assert_array_equal(clf.get_model(used).predict(X_train).shape,
                                   (len(X_train),))
+
+
+# ---- any validation structure: cv= ---------------------------------------------------------
+
+
+class PastOnly(RegressorMixin, BaseEstimator):
+    """Predicts 1 for a row later than every row it was trained on, else 0.
+
+    The row's time is the last column (standardised by the model's preprocessing, which
+    keeps its order), at every level: the levels above get the input columns last.
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        self.latest_ = np.asarray(X)[:, -1].max()
+        return self
+
+    def predict(self, X):
+        return (np.asarray(X)[:, -1] > self.latest_).astype(float)
+
+
+@pytest.fixture(scope="module")
+def time_ordered():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 4))
+    y = X[:, 0] + np.linspace(0, 3, 600) + 0.1 * rng.normal(size=600)
+    return np.column_stack([X, np.arange(600.0)]), y
+
+
+def test_a_time_series_split_never_trains_a_model_on_later_rows(time_ordered):
+    X, y = time_ordered
+    reg = AutoStackRegressor(
+        presets="best_quality", portfolio=[PortfolioEntry(PastOnly(), priority=1),
+                                           PortfolioEntry("linear")],
+        cv=TimeSeriesSplit(4), n_stack_levels=1, dynamic_stacking=False, prune=False,
+        random_state=0).fit(X, y)
+    layers = [layer for _, layer in reg.pipeline_.steps[1:-1]]
+    assert len(layers) == 2
+    held = slice(120, None)  # TimeSeriesSplit(4) of 600 rows holds out all but 120
+    for layer in layers:
+        bag = layer.named_estimators_[next(n for n in layer.named_estimators_
+                                           if n.startswith("pastonly"))]
+        covered = bag.oof_mask_
+        # Every out-of-fold prediction comes from a model trained on earlier rows only.
+        np.testing.assert_array_equal(bag.oof_pred_[covered], 1.0)
+        assert covered.sum() == (480 if layer is layers[0] else 360)
+    # The first rows were never held out: level 2 neither trains on them nor predicts them.
+    assert np.isnan(layers[0].named_estimators_["linear"].oof_pred_[:120]).all()
+    assert len(layers[1].estimators_[0].oof_pred_) == 480
+    assert np.isfinite(layers[0].named_estimators_["linear"].oof_pred_[held]).all()
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_grouped_folds_and_a_time_ordered_stacking_check(time_ordered):
+    X, y = time_ordered
+    groups = np.arange(len(y)) // 50
+    reg = AutoStackRegressor(presets="best_quality", portfolio=TINY, cv=GroupKFold(4),
+                             random_state=0).fit(X, y, groups=groups)
+    plan = reg.pipeline_["layer1"].cv
+    for train, test in plan:  # no group on both sides of a fold
+        assert not set(groups[train]) & set(groups[test])
+    assert reg.settings_["bagging"]
+    # Under a time-ordered split, the stacking check holds out its latest fold.
+    reg = AutoStackRegressor(presets="best_quality", portfolio=TINY, cv=TimeSeriesSplit(4),
+                             n_stack_levels=1, random_state=0).fit(X, y)
+    assert reg.stacking_check_["check_rows"] == 120
+    assert reg.score(X[300:], y[300:]) > 0.5
+    reg.refit_full(X, y)  # each level refits on the rows it trained on
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_cv_refuses_other_fold_settings(time_ordered):
+    X, y = time_ordered
+    with pytest.raises(ValueError, match="cv=.* sets the folds"):
+        AutoStackRegressor(portfolio=TINY, cv=TimeSeriesSplit(3), n_folds=5).fit(X, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        AutoStackRegressor(portfolio=TINY, cv=GroupKFold(3)).fit(X, y, groups=[0, 1])

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
+from .._folds import held_out_rows
 from ._ensemble import selection_among
 
 __all__ = [
@@ -200,18 +201,24 @@ def refit_full(pipeline, X, y, sample_weight=None):
     """
     encoder = pipeline["encoder"]
     features = X if encoder == "passthrough" else encoder.transform(X)
-    fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+    n_rows = len(pipeline.steps[1][1].estimators_[0].oof_pred_)
+    if n_rows != len(y):
+        raise ValueError(f"refit_full needs the {n_rows} training rows given to fit; got "
+                         f"{len(y)}.")
     for _, layer in pipeline.steps[1:-1]:
-        first_bag = layer.estimators_[0]
-        if len(first_bag.oof_pred_) != len(y):
-            raise ValueError(f"refit_full needs the {len(first_bag.oof_pred_)} training "
-                             f"rows given to fit; got {len(y)}.")
         codes = y
         if hasattr(layer, "classes_"):
             if not np.isin(y, layer.classes_).all():
                 raise ValueError("y holds classes that fit did not see: refit_full needs "
                                  "the training rows given to fit.")
             codes = np.searchsorted(layer.classes_, y)
+        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         for bag in layer.estimators_:
             bag._add_full_model(features, codes, dict(fit_params))
-        features = layer._oof_frame(features)  # what the next level trained on
+        # What the next level trained on: the predictions of the rows held out (all of
+        # them, unless a user's cv never held out some, as a time-ordered one does).
+        features = layer._oof_frame(features)
+        held = None if layer.cv is None else held_out_rows(layer.cv)
+        if held is not None and len(held) < len(y):
+            features, y = features.iloc[held], y[held]
+            sample_weight = None if sample_weight is None else sample_weight[held]

@@ -1,7 +1,8 @@
 """Ensemble selection of an AutoStack fit, within the time the budget leaves for it.
 
 Caruana's greedy selection (:class:`~skstack.GreedyEnsembleSelector`) runs on the last
-level's out-of-fold predictions (the holdout rows of a holdout plan); the models it does
+level's out-of-fold predictions (of the rows :meth:`FitRun.selection_rows` names: the
+holdout rows of a holdout plan, the held-out ones of a user's ``cv``); the models it does
 not use are pruned so that they cost nothing at predict time. Under a time limit the
 candidates are cut to what one timed greedy step says fits, and the selector's own
 ``time_limit`` stops its steps should the machine be slower than the timing said. With
@@ -16,7 +17,7 @@ from .._scoring import prediction_scorer
 from .._selection import GreedyEnsembleSelector, blend_response
 
 __all__ = ["keep_helpful_levels", "make_selector", "oof_ensemble_proba", "select",
-           "selection_among", "selection_rows"]
+           "selection_among"]
 
 # Two selections compare the top two levels: the first may take this share of the time.
 FIRST_OF_TWO_SELECTIONS = 0.5
@@ -45,14 +46,14 @@ def select(run, layer, y, sample_weight, prune=None, share=1.0):
     """
     options = run.options
     prune = options.prune if prune is None else prune
-    rows = selection_rows(run)
+    rows, positions = run.selection_rows(), run.selection_rows(layer)
     until = None
     if run.budget.limited:
         allowed = run.budget.selection_time(share)
         until = time.monotonic() + allowed
-        _fit_selection_in_time(run, layer, y[rows], rows, allowed)
+        _fit_selection_in_time(run, layer, y[rows], positions, allowed)
     features = layer._oof_predictions()
-    features, y_sel = features.iloc[rows], y[rows]
+    features, y_sel = features.iloc[positions], y[rows]
     w_sel = None if sample_weight is None else sample_weight[rows]
     # The combiner is chosen once, on the final candidates (its check refits 6 times):
     # with pruning, after the candidates are cut to the models the selection uses.
@@ -73,20 +74,14 @@ def select(run, layer, y, sample_weight, prune=None, share=1.0):
     return selector
 
 
-def selection_rows(run):
-    """The rows the ensemble is selected on: every row's out-of-fold prediction, or the
-    holdout's under a holdout plan."""
-    return slice(None) if run.plan is None else run.plan[0][1]
-
-
 def oof_ensemble_proba(run, layer, selector):
     """The ensemble's class probabilities of the rows it was selected on, from the last
     level's out-of-fold predictions (predictions of rows no model of it saw)."""
-    features = layer._oof_predictions().iloc[selection_rows(run)]
+    features = layer._oof_predictions().iloc[run.selection_rows(layer)]
     return selector.predict_proba(features[layer.get_feature_names_out()])
 
 
-def _fit_selection_in_time(run, layer, y, rows, allowed):
+def _fit_selection_in_time(run, layer, y, positions, allowed):
     """Keep only the best models by OOF score when selecting among all would overrun.
 
     Greedy selection scores every candidate at every step; one step's blend and score
@@ -97,7 +92,7 @@ def _fit_selection_in_time(run, layer, y, rows, allowed):
         return
     best = max(layer.oof_scores_, key=layer.oof_scores_.get)
     score = prediction_scorer(run.scoring, None, y, classes=getattr(layer, "classes_", None))
-    values = layer.named_estimators_[best].oof_pred_[rows]
+    values = layer.named_estimators_[best].oof_pred_[positions]
     timings = []
     for _ in range(3):  # the fastest of three: a first call pays one-off set-up costs
         start = time.perf_counter()

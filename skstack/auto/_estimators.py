@@ -31,7 +31,7 @@ from ..families._base import preload_families
 from ._budget import TimeBudget
 from ._deployment import make_pipeline, meet_infer_limit, member_pipeline, refit_full
 from ._encoding import budgeted_encoder
-from ._ensemble import keep_helpful_levels, oof_ensemble_proba, select, selection_rows
+from ._ensemble import keep_helpful_levels, oof_ensemble_proba, select
 from ._members import family
 from ._progress import Progress
 from ._report import (
@@ -60,6 +60,7 @@ class _BaseAutoStack(BaseEstimator):
         "column_types": [None, dict],
         "n_folds": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "n_repeats": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "cv": [None, "cv_object"],
         "n_stack_levels": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
         "passthrough": ["boolean"],
         "refit": [StrOptions({"auto"}), "boolean"],
@@ -87,6 +88,7 @@ class _BaseAutoStack(BaseEstimator):
         column_types=None,
         n_folds="auto",
         n_repeats="auto",
+        cv=None,
         n_stack_levels="auto",
         passthrough=True,
         refit="auto",
@@ -110,6 +112,7 @@ class _BaseAutoStack(BaseEstimator):
         self.column_types = column_types
         self.n_folds = n_folds
         self.n_repeats = n_repeats
+        self.cv = cv
         self.n_stack_levels = n_stack_levels
         self.passthrough = passthrough
         self.refit = refit
@@ -136,6 +139,8 @@ class _BaseAutoStack(BaseEstimator):
             settings["refit_full"] = self.refit
         if self.n_stack_levels != "auto":
             settings["n_stack_levels"] = self.n_stack_levels
+        if self.cv is not None:
+            settings["bagging"] = True  # over the user's folds, whatever the preset's plan
         if not settings["bagging"] and settings["n_stack_levels"] > 0:
             warnings.warn(
                 f"presets={self.presets!r} fits on one holdout split, whose training rows have "
@@ -175,6 +180,10 @@ class _BaseAutoStack(BaseEstimator):
                 raise ValueError("Classifier can't train when only one class is present.")
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
+        if self.cv is not None and (self.n_folds != "auto" or self.n_repeats not in ("auto", 1)):
+            raise ValueError(
+                f"cv={self.cv!r} sets the folds: leave n_folds and n_repeats at 'auto' "
+                f"(got n_folds={self.n_folds!r}, n_repeats={self.n_repeats!r}).")
         return X, y, sample_weight
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -193,7 +202,8 @@ class _BaseAutoStack(BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights for every model and for the ensemble selection.
         groups : array-like of shape (n_samples,), default=None
-            Group labels: folds keep every group together.
+            Group labels: folds keep every group together (they are passed to a ``cv``
+            splitter's ``split``).
 
         Returns
         -------
@@ -203,6 +213,9 @@ class _BaseAutoStack(BaseEstimator):
         budget = TimeBudget(self.time_limit)
         progress = Progress(self.verbose, budget.start)
         X, y, sample_weight = self._validate_input(X, y, sample_weight)
+        if groups is not None:
+            groups = np.asarray(groups)
+            check_consistent_length(X, groups)
         run = FitRun(self._task, self.get_params(deep=False),
                      self._settings(_num_samples(X)), budget, progress,
                      n_classes=len(np.unique(y)) if self._task == "classification" else None)
@@ -219,7 +232,7 @@ class _BaseAutoStack(BaseEstimator):
         encoder = (budgeted_encoder(X, self.column_types, self.time_limit, run.log)
                    if hasattr(X, "columns") else "passthrough")
         Xe = X if encoder == "passthrough" else encoder.fit_transform(X)
-        run.plan = run.make_plan(y, groups, Xe.shape[1])
+        run.plan = run.make_plan(Xe, y, groups)
         layers = run.fit_levels(Xe, y, sample_weight, groups)
         if not layers:
             layers = [run.fallback(Xe, y, sample_weight, groups)]
@@ -544,6 +557,18 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
         ``infer_limit``), with the time left once every model was tried, best models first
         (see :ref:`time-budget`). An integer: exactly that many for every model.
 
+    cv : int, cross-validation generator or iterable, default=None
+        The folds every model is bagged over, instead of the built-in shuffled k folds
+        (or the holdout of ``medium_quality``): a number of (stratified) folds, a splitter
+        such as :class:`~sklearn.model_selection.GroupKFold` (with ``groups`` passed to
+        :meth:`fit`) or :class:`~sklearn.model_selection.TimeSeriesSplit`, or
+        ``(train, test)`` index pairs. It is split once; every level keeps its fold
+        boundaries. Rows that no fold holds out (a time-ordered split's first ones) have
+        no out-of-fold prediction: the levels above, the stacking check and the
+        ensemble selection use only the rows that were held out (see
+        :ref:`after-fit`). No repeats are added, and ``n_folds`` and ``n_repeats``
+        must stay ``"auto"``.
+
     n_stack_levels : int or "auto", default="auto"
         Levels stacked above the base models; ``"auto"`` takes the preset's.
 
@@ -704,6 +729,7 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
         column_types=None,
         n_folds="auto",
         n_repeats="auto",
+        cv=None,
         n_stack_levels="auto",
         passthrough=True,
         refit="auto",
@@ -725,7 +751,7 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
         super().__init__(
             presets=presets, time_limit=time_limit, scoring=scoring, portfolio=portfolio,
             excluded_families=excluded_families, column_types=column_types,
-            n_folds=n_folds, n_repeats=n_repeats, n_stack_levels=n_stack_levels,
+            n_folds=n_folds, n_repeats=n_repeats, cv=cv, n_stack_levels=n_stack_levels,
             passthrough=passthrough, refit=refit, dynamic_stacking=dynamic_stacking,
             holdout_fraction=holdout_fraction, n_iterations=n_iterations,
             combiner=combiner, prune=prune, infer_limit=infer_limit,
@@ -760,7 +786,7 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
         if self.decision_threshold == "auto":
             selector = self.pipeline_[-1]
             proba = oof_ensemble_proba(run, self.pipeline_[-2], selector)
-            rows = selection_rows(run)
+            rows = run.selection_rows()
             self.decision_threshold_, score = tune_threshold(
                 proba, y[rows], selector.classes_,
                 threshold_scorer(self.threshold_scoring),
@@ -842,6 +868,11 @@ class AutoStackRegressor(ScoreMixin, RegressorMixin, _BaseAutoStack):
         Folds of the bagged presets.
     n_repeats : int or "auto", default="auto"
         k-fold repeats; ``"auto"`` adds up to 3 with time left (see the classifier).
+    cv : int, cross-validation generator or iterable, default=None
+        The folds every model is bagged over (a splitter such as
+        :class:`~sklearn.model_selection.TimeSeriesSplit`), instead of the built-in ones;
+        the levels above and the selection use only rows it held out (see the
+        classifier).
     n_stack_levels : int or "auto", default="auto"
         Levels stacked above the base models.
     passthrough : bool, default=True

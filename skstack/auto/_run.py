@@ -8,22 +8,82 @@ the estimator, whether the fit ends, fails or is interrupted.
 
 import time
 import warnings
+from dataclasses import dataclass
 from types import SimpleNamespace
 
+import numpy as np
 from sklearn.utils import check_random_state
 
-from .._folds import default_n_folds, holdout_plan
+from .._folds import default_n_folds, held_out_rows, holdout_plan, make_fold_plan, restrict_plan
 from .._stacking import StackLayer
-from .._utils import SEED_MAX
+from .._utils import SEED_MAX, pick
 from ..families import build_estimators
 from ..families.portfolios import PortfolioEntry, _tiered_estimators
 from ._budget import MAX_AUTO_REPEATS, MemoryBudget, MemoryWatch
 from ._members import Records, Refold, Repeater, Trainer, preprocessing_kind
 from ._stacking_check import stacking_helps
 
-__all__ = ["DEFAULT_SCORING", "FitRun"]
+__all__ = ["DEFAULT_SCORING", "FitRun", "Level"]
 
 DEFAULT_SCORING = {"classification": "neg_log_loss", "regression": "neg_root_mean_squared_error"}
+
+
+@dataclass
+class Level:
+    """The rows one level trains on: their input, target, weights, groups and fold plan.
+
+    ``plan`` is None under the built-in k folds (each layer draws its own, every row
+    held out once per repeat), or the ``(train, test)`` pairs every model of the level
+    shares (a holdout split, or a user's ``cv``). ``rows``: their indices among the
+    fit's rows (None: all of them).
+    """
+
+    X: object
+    y: np.ndarray
+    sample_weight: np.ndarray = None
+    groups: np.ndarray = None
+    plan: list = None
+    rows: np.ndarray = None
+
+    @property
+    def n_rows(self):
+        return len(self.y)
+
+    def held_out(self):
+        """Positions of the rows with out-of-fold predictions (a slice: all of them)."""
+        return slice(None) if self.plan is None else held_out_rows(self.plan)
+
+    def fit_rows(self, positions):
+        """The indices among the fit's rows of this level's rows ``positions``."""
+        if self.rows is None:
+            return np.arange(self.n_rows)[positions]
+        return self.rows[positions]
+
+    def positions(self, fit_rows):
+        """The positions in this level of the fit's rows ``fit_rows`` (sorted, all here)."""
+        return fit_rows if self.rows is None else np.searchsorted(self.rows, fit_rows)
+
+    def subset(self, positions):
+        """This level restricted to its rows ``positions`` (sorted), folds included."""
+        plan = None if self.plan is None else restrict_plan(self.plan, positions)
+        return Level(pick(self.X, positions), pick(self.y, positions),
+                     pick(self.sample_weight, positions), pick(self.groups, positions),
+                     plan, self.fit_rows(positions))
+
+    def above(self, layer):
+        """The next level's rows: the OOF predictions of ``layer`` (fitted on this level)
+        with its passthrough, for the rows it held out.
+
+        A plan that never holds out some rows (the first ones of a time-ordered split)
+        leaves them without out-of-fold predictions: the levels above never see them,
+        and keep every fold's boundaries among the rest.
+        """
+        X = layer._oof_frame(self.X)
+        held = self.held_out()
+        if isinstance(held, slice) or len(held) == self.n_rows:
+            return Level(X, self.y, self.sample_weight, self.groups, self.plan, self.rows)
+        return Level(X, self.y, self.sample_weight, self.groups, self.plan,
+                     self.rows).subset(held)
 
 
 class FitRun:
@@ -72,6 +132,7 @@ class FitRun:
         self.large_table = False  # set when the table is too large for the preset's folds
         self.tiers = {}  # model name -> its portfolio tier, every level's
         self.plan = None
+        self.levels = []  # the Level of every fitted layer
 
     # ---- small helpers --------------------------------------------------------------
 
@@ -83,6 +144,11 @@ class FitRun:
     def scoring(self):
         scoring = self.options.scoring
         return scoring if scoring is not None else DEFAULT_SCORING[self.task]
+
+    @property
+    def user_cv(self):
+        """Whether the folds are the user's ``cv``."""
+        return self.options.cv is not None
 
     def log(self, level, message):
         self.progress.log(level, message)
@@ -141,14 +207,18 @@ class FitRun:
 
     # ---- the plan --------------------------------------------------------------------
 
-    def make_plan(self, y, groups, n_columns):
-        """The fold plan shared by every level: k-fold (None, each layer draws it) or holdout.
+    def make_plan(self, X, y, groups):
+        """The first level's fold plan: k-fold (None, each layer draws it), the user's
+        ``cv`` split once, or a holdout.
 
         Under a time limit, a table too large for the preset's folds gets fewer, or one
         holdout split (see :meth:`TimeBudget.fold_plan`).
         """
+        if self.user_cv:
+            return make_fold_plan(X, y, classifier=self.classifier, cv=self.options.cv,
+                                  groups=groups)
         if self.settings["bagging"] and self.n_folds == "auto" and self.budget.limited:
-            self._size_folds(len(y), n_columns)
+            self._size_folds(len(y), X.shape[1])
         if self.settings["bagging"]:
             return None
         plan = holdout_plan(y, classifier=self.classifier,
@@ -186,34 +256,32 @@ class FitRun:
         """
         layers = []
         try:
-            self._fit_levels(X, y, sample_weight, groups, layers)
+            self._fit_levels(Level(X, y, sample_weight, groups, self.plan), layers)
         except KeyboardInterrupt:
             self.records.interrupt()
         finally:
             self.progress.close()
         return layers
 
-    def _fit_levels(self, X, y, sample_weight, groups, layers):
-        inputs, levels = [X], self.settings["n_stack_levels"] + 1
+    def _fit_levels(self, data, layers):
+        levels = self.settings["n_stack_levels"] + 1
         for level in range(1, levels + 1):
             if self.records.interrupted:
                 break
-            if level == 2 and not stacking_helps(self, X, y, layers[0], sample_weight, groups):
+            if level == 2 and not stacking_helps(self, self.levels[0], layers[0]):
                 break
-            layer = self._fit_level(level, levels - level + 1, inputs[-1], y, sample_weight,
-                                    groups)
+            layer = self._fit_level(level, levels - level + 1, data)
             if layer is None:
                 break
             layers.append(layer)
-            inputs.append(layer._oof_frame(inputs[-1]))
+            self.levels.append(data)
+            data = data.above(layer)
         if layers and not self.records.interrupted:
-            self._retry_skipped(layers[-1], len(layers), inputs[len(layers) - 1], y,
-                                sample_weight, groups)
+            self._retry_skipped(layers[-1], len(layers), self.levels[-1])
         if layers and not self.records.interrupted:
-            self._repeat_bags(layers[-1], len(layers), inputs[len(layers) - 1], y,
-                              sample_weight, groups)
+            self._repeat_bags(layers[-1], len(layers), self.levels[-1])
 
-    def _fit_level(self, level, levels_left, X, y, sample_weight, groups):
+    def _fit_level(self, level, levels_left, data):
         """Fit one level's portfolio under the budget; None when no model finished."""
         models = self.level_models(level)
         estimators = [(name, model) for name, model, _ in models]
@@ -225,14 +293,14 @@ class FitRun:
         names = [name for name, _ in estimators]
         kept = {}
         while True:
-            layer = self.layer(estimators, self.plan, self.seed())
+            layer = self.layer(estimators, data.plan, self.seed())
             self.progress.open(f"level {level}", len(estimators), level_deadline)
             refold = (level == 1 and self.settings["bagging"] and self.n_folds == "auto"
-                      and self.budget.limited)
+                      and self.budget.limited and not self.user_cv)
             trainer = Trainer(self, level, level_deadline, names, refold=refold, kept=kept,
-                              tiers=self.tiers, shape=X.shape)
+                              tiers=self.tiers, shape=data.X.shape)
             try:
-                return self._fit_members(layer, X, y, sample_weight, groups, trainer)
+                return self._fit_members(layer, data, trainer)
             except Refold as fewer:
                 # The bags fitted before the starved one keep their folds: every bag's
                 # OOF predictions stay out-of-fold, whatever folds made them.
@@ -244,16 +312,17 @@ class FitRun:
             finally:
                 self.progress.close()
 
-    def _fit_members(self, layer, X, y, sample_weight, groups, trainer):
+    def _fit_members(self, layer, data, trainer):
         """The layer fitted through ``trainer``, or None when the trainer fitted no model."""
         try:
-            return self.fit_layer(layer, X, y, sample_weight, groups, trainer)
+            return self.fit_layer(layer, data.X, data.y, data.sample_weight, data.groups,
+                                  trainer)
         except ValueError:
             if trainer.n_fitted == 0:  # every model failed or was skipped: the layer gave up
                 return None
             raise
 
-    def _retry_skipped(self, layer, level, X, y, sample_weight, groups):
+    def _retry_skipped(self, layer, level, data):
         """Fit the level's models that were skipped for time with the time still left."""
         skipped = {r.name for r in self.records.records  # for time: not "skipped for memory"
                    if r.level == level and r.status.startswith("skipped:")}
@@ -264,15 +333,15 @@ class FitRun:
         level_deadline = self.budget.last_pass_deadline()
         self.log(1, f"level {level}, second pass: {len(missing)} skipped models")
         self.progress.open(f"level {level}, again", len(missing), level_deadline)
-        extra = self.layer(missing, self.plan, layer.random_state)
+        extra = self.layer(missing, data.plan, layer.random_state)
         trainer = Trainer(self, level, level_deadline, [name for name, _ in missing],
-                          tiers=self.tiers, shape=X.shape)
-        fitted = self._fit_members(extra, X, y, sample_weight, groups, trainer)
+                          tiers=self.tiers, shape=data.X.shape)
+        fitted = self._fit_members(extra, data, trainer)
         self.progress.close()
         if fitted is not None:
             layer._merge(extra)
 
-    def _repeat_bags(self, layer, level, X, y, sample_weight, groups):
+    def _repeat_bags(self, layer, level, data):
         """Spend the time still left on more k-fold repeats of the last level's bags.
 
         AutoGluon's bag sets: each repeat shuffles the rows into new folds, so every row
@@ -285,7 +354,7 @@ class FitRun:
         options = self.options
         if (options.n_repeats != "auto" or not self.budget.limited
                 or not self.settings["bagging"] or self.settings["refit_full"]
-                or options.infer_limit is not None):
+                or options.infer_limit is not None or self.user_cv):
             return
         deadline = self.budget.level_deadline(1)
         for repeat in range(2, MAX_AUTO_REPEATS + 1):
@@ -294,7 +363,8 @@ class FitRun:
             names = sorted(layer.oof_scores_, key=lambda name: -layer.oof_scores_[name])
             self.progress.open(f"level {level}, repeat {repeat}", len(names), deadline)
             member = Repeater(self, level, deadline)
-            layer._add_repeat(X, y, sample_weight, groups, member, names, self.seed())
+            layer._add_repeat(data.X, data.y, data.sample_weight, data.groups, member, names,
+                              self.seed())
             self.progress.close()
             self.log(1, f"level {level}, repeat {repeat}: {member.n_fitted} of "
                         f"{len(names)} models")
@@ -314,5 +384,28 @@ class FitRun:
         layer = self.layer(build_estimators(portfolio, task=self.task), self.plan,
                            self.seed(), refit_full=False)
         trainer = Trainer(self, 1, None, ["fallback_linear"], fallback=True)
-        return self.fit_layer(layer, X, y, sample_weight, groups, trainer)
+        layer = self.fit_layer(layer, X, y, sample_weight, groups, trainer)
+        self.levels = [Level(X, y, sample_weight, groups, self.plan)]
+        return layer
+
+    # ---- the rows of the ensemble ------------------------------------------------------
+
+    def selection_rows(self, layer=None):
+        """The rows the ensemble is selected on, as positions in the rows ``layer`` was
+        fitted on (None: the fit's rows).
+
+        Every row under the built-in k folds, the validation rows of a holdout split, and
+        under a user's ``cv`` the rows the top fitted level held out (a subset of every
+        lower level's): the ensembles of two levels are compared on the same rows.
+        """
+        if not self.user_cv:
+            return slice(None) if self.plan is None else self.plan[0][1]
+        top = self.levels[-1]
+        rows = top.fit_rows(top.held_out())
+        if layer is None:
+            return rows
+        # The levels' rows are nested subsets, so their number tells which level it is.
+        n_rows = len(layer.estimators_[0].oof_pred_)
+        level = next(level for level in self.levels if level.n_rows == n_rows)
+        return level.positions(rows)
 

@@ -35,21 +35,17 @@ CHECK_FRACTION = 1 / 9
 CHECK_CANDIDATES = 3
 
 
-def stacking_helps(run, X, y, first, sample_weight, groups):
+def stacking_helps(run, data, first):
     """Whether a second level over ``first`` (the fitted level 1) beats it on held-out rows.
 
     Parameters
     ----------
     run : FitRun
         The fit; its ``stacking_check`` receives the record of the decision.
-    X : DataFrame or ndarray
-        The rows level 1 was fitted on.
-    y : ndarray
-        Their target.
+    data : Level
+        The rows level 1 was fitted on, with their weights, groups and folds.
     first : StackLayer
         The fitted level 1.
-    sample_weight, groups : ndarray or None
-        The fit's row weights and groups.
 
     Returns
     -------
@@ -68,24 +64,23 @@ def stacking_helps(run, X, y, first, sample_weight, groups):
         run.log(1, "stacking check: no time, not stacking")
         return False
     seed = run.seed()
-    split = holdout_plan(y, classifier=run.classifier, fraction=CHECK_FRACTION,
-                         random_state=seed, groups=groups)
+    split = _check_split(run, data, seed)
     if split is None:
         run.stacking_check = {"decision": "no stacking",
                               "reason": "too few rows of some class to check"}
         return False
-    fit_rows, check_rows = split[0]
+    fit_rows, check_rows = split
     try:
-        level1, level2 = _fit_check_stack(run, X, y, sample_weight, groups, first, fit_rows,
-                                          candidates, stacker, seed)
+        level1, level2 = _fit_check_stack(run, data.subset(fit_rows), first, candidates,
+                                          stacker, seed)
     except (Interrupted, BudgetExceeded, ValueError) as error:
         run.stacking_check = {"decision": "no stacking",
                               "reason": f"the check could not finish: {error}"}
         run.log(1, f"stacking check with {', '.join(candidates)} could not finish "
                    f"({error}): not stacking")
         return False
-    first_score, second_score, wins = _score_check(run, X, y, sample_weight, fit_rows,
-                                                   check_rows, level1, level2, seed)
+    first_score, second_score, wins = _score_check(run, data, check_rows, level1, level2,
+                                                   seed)
     helps = second_score > first_score and wins >= STACK_CONFIDENCE
     run.stacking_check = {
         "decision": "stack" if helps else "no stacking",
@@ -102,16 +97,27 @@ def stacking_helps(run, X, y, first, sample_weight, groups):
     return helps
 
 
-def _fit_check_stack(run, X, y, sample_weight, groups, first, fit_rows, candidates, stacker,
-                     seed):
-    """The check's two levels fitted on ``fit_rows``.
+def _check_split(run, data, seed):
+    """The check's ``(fit rows, check rows)``, sorted; None when no split holds every class.
+
+    Under the built-in folds, a ninth of the rows (of the groups) at random. Under a
+    user's ``cv``, its last fold: for a time-ordered splitter the latest rows, checked by
+    levels fitted on the rows before them, over the same fold boundaries.
+    """
+    if data.plan is not None:
+        return tuple(np.sort(part) for part in data.plan[-1])
+    split = holdout_plan(data.y, classifier=run.classifier, fraction=CHECK_FRACTION,
+                         random_state=seed, groups=data.groups)
+    return None if split is None else split[0]
+
+
+def _fit_check_stack(run, data, first, candidates, stacker, seed):
+    """The check's two levels fitted on ``data`` (the fit rows).
 
     Each level of the check gets half of its time, each model a share as large as its
     part of the level-1 fit times: a model cut short at level 1 would otherwise train
     longer here and leave level 2 no time.
     """
-    X_fit, y_fit, w_fit = pick(X, fit_rows), pick(y, fit_rows), pick(sample_weight, fit_rows)
-    groups_fit = pick(groups, fit_rows)
     start, check_time = time.monotonic(), run.budget.check_time()
     costs = {name: first.fit_times_[name] for name in candidates}
     estimators = [(name, first.named_estimators[name]) for name in candidates]
@@ -121,25 +127,26 @@ def _fit_check_stack(run, X, y, sample_weight, groups, first, fit_rows, candidat
         above.insert(0, stacker[:2])
         above_costs[stacker[0]] = stacker[2]
     member = DeadlineMember(run.records, start + check_time / 2, costs)
-    level1 = run.fit_layer(run.layer(estimators, None, seed, refit_full=False),
-                           X_fit, y_fit, w_fit, groups_fit, member)
-    stacked = level1._oof_frame(X_fit)
-    level2 = run.layer(above, None, seed + 1, refit_full=False).set_params(passthrough=False)
+    level1 = run.fit_layer(run.layer(estimators, data.plan, seed, refit_full=False),
+                           data.X, data.y, data.sample_weight, data.groups, member)
+    stacked = data.above(level1)
+    level2 = run.layer(above, stacked.plan, seed + 1,
+                       refit_full=False).set_params(passthrough=False)
     member = DeadlineMember(run.records, start + check_time, above_costs,
                             optional=() if stacker is None else (stacker[0],))
-    run.fit_layer(level2, stacked, y_fit, w_fit, groups_fit, member)
-    return level1, level2
+    run.fit_layer(level2, stacked.X, stacked.y, stacked.sample_weight, stacked.groups,
+                  member)
+    return (level1, data), (level2, stacked)
 
 
-def _score_check(run, X, y, sample_weight, fit_rows, check_rows, level1, level2, seed):
+def _score_check(run, data, check_rows, level1, level2, seed):
     """Both levels' ensemble scores on the check rows, and level 2's share of wins."""
-    y_fit, w_fit = pick(y, fit_rows), pick(sample_weight, fit_rows)
-    X_check, y_check = pick(X, check_rows), pick(y, check_rows)
-    w_check = pick(sample_weight, check_rows)
-    stacked_check = level1.transform(X_check)
+    (level1, first_data), (level2, second_data) = level1, level2
+    checked = data.subset(check_rows)
+    stacked_check = level1.transform(checked.X)
     level1.set_params(passthrough=False)
-    first = _check_predictions(run, level1, y_fit, w_fit, level1.transform(X_check))
-    second = _check_predictions(run, level2, y_fit, w_fit, level2.transform(stacked_check))
+    first = _check_predictions(run, level1, first_data, level1.transform(checked.X))
+    second = _check_predictions(run, level2, second_data, level2.transform(stacked_check))
     classes = getattr(level1, "classes_", None)
 
     def score(y_true, values, sample_weight=None):
@@ -147,9 +154,9 @@ def _score_check(run, X, y, sample_weight, fit_rows, check_rows, level1, level2,
         return prediction_scorer(run.scoring, None, y_true, classes=classes,
                                  sample_weight=sample_weight)(values)
 
-    first_score = score(y_check, first, sample_weight=w_check)
-    second_score = score(y_check, second, sample_weight=w_check)
-    wins = share_of_wins(score, y_check, w_check, first, second, seed)
+    first_score = score(checked.y, first, sample_weight=checked.sample_weight)
+    second_score = score(checked.y, second, sample_weight=checked.sample_weight)
+    wins = share_of_wins(score, checked.y, checked.sample_weight, first, second, seed)
     return first_score, second_score, wins
 
 
@@ -182,10 +189,12 @@ def check_candidates(run, first):
     return chosen, (name, estimator, first.fit_times_[below])
 
 
-def _check_predictions(run, layer, y, sample_weight, check_features):
-    """Holdout predictions of the ensemble selected on ``layer``'s OOF predictions."""
-    selector = make_selector(run).fit(layer._oof_predictions(), y,
-                                      sample_weight=sample_weight)
+def _check_predictions(run, layer, data, check_features):
+    """Holdout predictions of the ensemble selected on the OOF predictions of ``layer``,
+    fitted on ``data``, of the rows it held out."""
+    held = data.held_out()
+    selector = make_selector(run).fit(layer._oof_predictions().iloc[held], data.y[held],
+                                      sample_weight=pick(data.sample_weight, held))
     if hasattr(selector, "predict_proba"):
         return selector.predict_proba(check_features)
     return selector.predict(check_features)
