@@ -21,6 +21,9 @@ _CONTAINERS = ("numpy.dtype", "sklearn.utils._bunch.Bunch", "collections.Ordered
                "sklearn.tree._tree.Tree")
 # The fitted boosters inside the families' estimators.
 _BOOSTERS = ("lightgbm.basic.Booster", "xgboost.core.Booster")
+# The search trees of the KNN family's fitted models, and their distance metrics.
+_NEIGHBOUR_TREES = ("sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree")
+_DISTANCE_METRICS = "sklearn.metrics._dist_metrics."
 
 
 @lru_cache(maxsize=1)
@@ -43,8 +46,8 @@ def _family_classes():
 
 def _is_own_type(name):
     """skstack's own types, the estimators its families build, and plain containers."""
-    return (name.startswith("skstack.") or name in _CONTAINERS or name in _BOOSTERS
-            or name in _family_classes())
+    return (name.startswith(("skstack.", _DISTANCE_METRICS)) or name in _CONTAINERS
+            or name in _BOOSTERS or name in _NEIGHBOUR_TREES or name in _family_classes())
 
 
 def _is_skops(path):

@@ -31,6 +31,23 @@ def test_save_and_load_skops_and_joblib(tmp_path, mixed_frame):
         AutoStackRegressor.load(tmp_path / "model.joblib")
     assert isinstance(load(tmp_path / "model.skops"), AutoStackClassifier)
 
+def test_a_warm_started_model_with_neighbour_trees_saves_and_continues(tmp_path):
+    from skstack.io import untrusted_types
+
+    # Dense numeric rows: the KNN models index them in KD-trees, which a .skops file
+    # holds (with every other model of the warm state).
+    X, y = make_classification(n_samples=600, n_features=6, random_state=0)
+    clf = AutoStackClassifier(presets="best_quality", portfolio=TINY, n_folds=3,
+                              warm_start=True, random_state=0).fit(X, y)
+    path = clf.save(tmp_path / "model.skops")
+    assert untrusted_types(path) == []
+    restored = AutoStackClassifier.load(path)
+    np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X))
+    restored.fit(X, y)  # continues from the loaded models
+    assert (restored.warm_state_.layers[0].named_estimators_.keys()
+            == clf.warm_state_.layers[0].named_estimators_.keys())
+
+
 def test_skops_refuses_unknown_types(tmp_path):
     import skops.io as sio
 
