@@ -86,7 +86,9 @@ INSTANCES = {
     TfidfTextEncoder: [TfidfTextEncoder(n_components=2)],
     AutoStackClassifier: [AutoStackClassifier(portfolio=_TINY_PORTFOLIO, random_state=0),
                           AutoStackClassifier(portfolio=_TINY_PORTFOLIO, random_state=0,
-                                              class_weight="balanced")],
+                                              class_weight="balanced"),
+                          AutoStackClassifier(portfolio=_TINY_PORTFOLIO, random_state=0,
+                                              warm_start=True)],
     AutoStackRegressor: [AutoStackRegressor(portfolio=_TINY_PORTFOLIO, presets="good_quality",
                                             n_folds=3, random_state=0),
                          # A user's time-ordered folds, whose first rows are never held out.

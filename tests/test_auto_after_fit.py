@@ -6,6 +6,7 @@ import pytest
 from _models import TINY
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification
+from sklearn.dummy import DummyClassifier
 from sklearn.metrics import f1_score, log_loss, make_scorer, recall_score
 from sklearn.model_selection import GroupKFold, TimeSeriesSplit, train_test_split
 
@@ -194,3 +195,66 @@ def test_cv_refuses_other_fold_settings(time_ordered):
         AutoStackRegressor(portfolio=TINY, cv=TimeSeriesSplit(3), n_folds=5).fit(X, y)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         AutoStackRegressor(portfolio=TINY, cv=GroupKFold(3)).fit(X, y, groups=[0, 1])
+
+
+# ---- more time on a fitted model: warm_start -----------------------------------------------
+
+
+class InterruptOnce(DummyClassifier):
+    """Ctrl-C at its first fit of a test (``calls`` reset by the test), then a prior."""
+
+    calls = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).calls += 1
+        if type(self).calls == 1:
+            raise KeyboardInterrupt
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def _warm(**params):
+    portfolio = [*TINY, PortfolioEntry(InterruptOnce(), priority=0)]
+    params = {"presets": "best_quality", "portfolio": portfolio, "n_folds": 3,
+              "n_stack_levels": 1, "dynamic_stacking": False, "warm_start": True,
+              "random_state": 0, **params}
+    return AutoStackClassifier(**params)
+
+
+def test_warm_start_continues_an_interrupted_fit_without_losing_a_model(imbalanced,
+                                                                         monkeypatch):
+    X_train, X_test, y_train, y_test = imbalanced
+    monkeypatch.setattr(InterruptOnce, "calls", 0)
+    with pytest.warns(UserWarning, match="Fit interrupted"):
+        clf = _warm().fit(X_train, y_train)
+    assert clf.interrupted_ and len(clf.warm_state_.layers) == 1
+    first = dict(clf.warm_state_.layers[0].named_estimators_)
+    assert set(first) == {"linear", "knn", "random_forest"}
+    status = {r.name: r.status for r in clf.records_}
+    assert status["interruptonce"] == "skipped: interrupted"
+
+    clf.fit(X_train, y_train)  # the same data: continue
+    assert not clf.interrupted_
+    layers = clf.warm_state_.layers
+    assert len(layers) == 2  # the level the Ctrl-C cut off
+    # Every bag of the first fit is still there, the same object, and the model it
+    # never trained is now fitted.
+    kept = layers[0].named_estimators_
+    assert all(kept[name] is bag for name, bag in first.items())
+    assert "interruptonce" in kept and "linear_l2" in layers[1].named_estimators_
+    status = {r.name: r.status for r in clf.records_}
+    assert status["interruptonce"] == "ok" and status["linear_l2"] == "ok"
+    assert len(clf.pipeline_.steps) == 4  # encoder, two levels, selector
+    assert log_loss(y_test, clf.predict_proba(X_test)) < 0.4
+
+
+def test_warm_start_refuses_other_data_and_other_models(imbalanced, monkeypatch):
+    X_train, _, y_train, _ = imbalanced
+    monkeypatch.setattr(InterruptOnce, "calls", 1)  # no Ctrl-C
+    clf = _warm().fit(X_train, y_train)
+    with pytest.raises(ValueError, match="on the same X, y, sample_weight and groups"):
+        clf.fit(X_train[:-1], y_train[:-1])
+    with pytest.raises(ValueError, match=r"these parameters changed: \['n_folds'\]"):
+        clf.set_params(n_folds=4).fit(X_train, y_train)
+    # The time, the selection and the deployment may change; warm_start=False starts anew.
+    clf.set_params(n_folds=3, n_iterations=10, prune=False).fit(X_train, y_train)
+    assert clf.set_params(warm_start=False).fit(X_train[:500], y_train[:500]).warm_state_ is None

@@ -10,6 +10,7 @@ and the record of it all (:mod:`._report`). ``pipeline_`` is an ordinary fitted
 :class:`~skstack.StackLayer` per level and a :class:`~skstack.GreedyEnsembleSelector`.
 """
 
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -41,6 +42,7 @@ from ._report import (
 )
 from ._run import DEFAULT_SCORING, FitRun
 from ._threshold import check_threshold_scoring, threshold_scorer, tune_threshold
+from ._warm_start import WarmState, fingerprint
 from .presets import PRESETS, resolve_preset
 
 __all__ = ["AutoStackClassifier", "AutoStackRegressor"]
@@ -75,6 +77,7 @@ class _BaseAutoStack(BaseEstimator):
         "random_state": ["random_state"],
         "n_jobs": [None, Integral],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -103,6 +106,7 @@ class _BaseAutoStack(BaseEstimator):
         random_state=None,
         n_jobs=None,
         verbose=0,
+        warm_start=False,
     ):
         self.presets = presets
         self.time_limit = time_limit
@@ -127,6 +131,7 @@ class _BaseAutoStack(BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.warm_start = warm_start
 
     # ---- settings ----------------------------------------------------------------------
 
@@ -219,30 +224,46 @@ class _BaseAutoStack(BaseEstimator):
         run = FitRun(self._task, self.get_params(deep=False),
                      self._settings(_num_samples(X)), budget, progress,
                      n_classes=len(np.unique(y)) if self._task == "classification" else None)
+        data = (fingerprint(X, y, sample_weight, groups) if self.warm_start else None)
+        warm = getattr(self, "warm_state_", None) if self.warm_start else None
+        if warm is not None:
+            warm.check(data, self.get_params(deep=False), type(self).__name__)
+            warm = None if warm.fallback else warm
         run.memory_watch.start()
         try:
-            return self._fit_run(run, X, y, sample_weight, groups)
+            return self._fit_run(run, X, y, sample_weight, groups, warm, data)
         finally:
             run.memory_watch.stop()
 
-    def _fit_run(self, run, X, y, sample_weight, groups):
+    def _fit_run(self, run, X, y, sample_weight, groups, warm=None, data=None):
+        """Fit (or continue, from ``warm``) the levels, then select and deploy."""
         budget = run.budget
         if budget.limited:
             preload_families(family(model) for _, model in run.estimators())
-        encoder = (budgeted_encoder(X, self.column_types, self.time_limit, run.log)
-                   if hasattr(X, "columns") else "passthrough")
-        Xe = X if encoder == "passthrough" else encoder.fit_transform(X)
-        run.plan = run.make_plan(Xe, y, groups)
-        layers = run.fit_levels(Xe, y, sample_weight, groups)
+        if warm is None:
+            encoder = (budgeted_encoder(X, self.column_types, self.time_limit, run.log)
+                       if hasattr(X, "columns") else "passthrough")
+            Xe = X if encoder == "passthrough" else encoder.fit_transform(X)
+            run.plan = run.make_plan(Xe, y, groups)
+            layers = run.fit_levels(Xe, y, sample_weight, groups)
+        else:
+            encoder, layers = warm.restore(run)
+            Xe = X if encoder == "passthrough" else encoder.transform(X)
+            run.log(1, f"continuing the earlier fit: {len(layers)} level(s)")
+            layers = run.fit_levels(Xe, y, sample_weight, groups, layers)
         if not layers:
             layers = [run.fallback(Xe, y, sample_weight, groups)]
+        # The selection prunes the layers it keeps; a warm start keeps every model.
+        unpruned = [copy.copy(layer) for layer in layers] if self.warm_start else None
         layers, selector, infer_time = self._ensemble(run, X, y, sample_weight, encoder,
                                                       layers)
         self.pipeline_ = make_pipeline(encoder, layers, selector)
+        self.warm_state_ = (None if unpruned is None else
+                            WarmState(run, encoder, unpruned, data, self.get_params(deep=False)))
         self.records_ = run.records.records
-        for record in self.records_:
-            if record.level == len(layers) and record.fitted:
-                record.weight = selector.weights_.get(record.name, 0.0)
+        for record in self.records_:  # the weights of this ensemble (of a continued fit's)
+            record.weight = (selector.weights_.get(record.name, 0.0)
+                             if record.level == len(layers) and record.fitted else np.nan)
         self.settings_ = run.fitted_settings
         self.stacking_check_ = run.stacking_check
         self.interrupted_ = run.records.interrupted
@@ -628,6 +649,16 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
     verbose : int, default=0
         0 is silent, 1 reports levels and models, 2 also the skipped ones.
 
+    warm_start : bool, default=False
+        Keep every fitted model (``warm_state_``), and continue from them when
+        :meth:`fit` is called again on the same data (AutoGluon's ``fit_extra``): with the
+        new ``time_limit``, the later fit trains the models the earlier one skipped, a
+        new level when the stacking check allows, and up to two more k-fold repeats of
+        each bag, then selects the ensemble again among everything it has. Nothing the
+        earlier fit trained is lost. Other data, or a change of a parameter that decides
+        the models or their folds, raises ValueError (see :ref:`after-fit`). The
+        unselected models stay in memory.
+
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, as in scikit-learn's classifiers: ``{label: weight}``, or
         ``"balanced"`` for ``n_samples / (n_classes * np.bincount(y))``. They multiply
@@ -673,8 +704,12 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
     interrupted_ : bool
         Whether Ctrl-C stopped the training early.
 
+    warm_state_ : WarmState or None
+        With ``warm_start=True``: every fitted model, unpruned, and the fit's plan, which
+        a later :meth:`fit` continues from; None otherwise.
+
     fit_time_ : float
-        Seconds the fit took.
+        Seconds the fit took (a continued fit: its own time, not the earlier fit's).
 
     infer_time_per_row_ : float or None
         Seconds per row the kept ensemble took on ``infer_limit_batch_size`` rows; None
@@ -744,6 +779,7 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
         random_state=None,
         n_jobs=None,
         verbose=0,
+        warm_start=False,
         class_weight=None,
         decision_threshold=None,
         threshold_scoring="f1",
@@ -756,7 +792,7 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
             holdout_fraction=holdout_fraction, n_iterations=n_iterations,
             combiner=combiner, prune=prune, infer_limit=infer_limit,
             infer_limit_batch_size=infer_limit_batch_size, memory_limit=memory_limit,
-            random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+            random_state=random_state, n_jobs=n_jobs, verbose=verbose, warm_start=warm_start)
         self.class_weight = class_weight
         self.decision_threshold = decision_threshold
         self.threshold_scoring = threshold_scoring
@@ -780,8 +816,8 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
             sample_weight = weights if sample_weight is None else sample_weight * weights
         return X, y, sample_weight
 
-    def _fit_run(self, run, X, y, sample_weight, groups):
-        super()._fit_run(run, X, y, sample_weight, groups)
+    def _fit_run(self, run, X, y, sample_weight, groups, warm=None, data=None):
+        super()._fit_run(run, X, y, sample_weight, groups, warm, data)
         self.decision_threshold_ = self.decision_threshold
         if self.decision_threshold == "auto":
             selector = self.pipeline_[-1]
@@ -901,6 +937,9 @@ class AutoStackRegressor(ScoreMixin, RegressorMixin, _BaseAutoStack):
         Folds fitted in parallel.
     verbose : int, default=0
         Verbosity.
+    warm_start : bool, default=False
+        Keep every model, and continue from them when :meth:`fit` is called again on the
+        same data (see the classifier).
 
     Attributes
     ----------
@@ -918,6 +957,8 @@ class AutoStackRegressor(ScoreMixin, RegressorMixin, _BaseAutoStack):
         Score of the ensemble on the OOF (or holdout) predictions.
     interrupted_ : bool
         Whether Ctrl-C stopped the training early.
+    warm_state_ : WarmState or None
+        With ``warm_start=True``: every fitted model, which a later :meth:`fit` continues.
     fit_time_ : float
         Seconds the fit took.
     infer_time_per_row_ : float or None

@@ -248,13 +248,15 @@ class FitRun:
 
     # ---- the levels ------------------------------------------------------------------
 
-    def fit_levels(self, X, y, sample_weight, groups):
+    def fit_levels(self, X, y, sample_weight, groups, layers=None):
         """The fitted layers, level after level, until the levels, the time or Ctrl-C end.
 
+        ``layers``: the fitted layers of an earlier fit to continue (a warm start); their
+        last level first fits the models that fit skipped, then the levels go on.
         Time the levels leave unused (stacking not kept, a level finished early) goes to
         the last level's models that were skipped for time, then to more k-fold repeats.
         """
-        layers = []
+        layers = [] if layers is None else layers
         try:
             self._fit_levels(Level(X, y, sample_weight, groups, self.plan), layers)
         except KeyboardInterrupt:
@@ -264,22 +266,38 @@ class FitRun:
         return layers
 
     def _fit_levels(self, data, layers):
+        self.levels = [data]  # the Level of layers[i] is levels[i]
+        for layer in layers[:-1]:
+            self.levels.append(self.levels[-1].above(layer))
         levels = self.settings["n_stack_levels"] + 1
-        for level in range(1, levels + 1):
+        if layers:  # continued: the models skipped last time, before a level stacks on them
+            more = levels - len(layers)  # levels that may follow, which share the time
+            deadline = (self.budget.level_deadline(more + 1, first=len(layers) == 1)
+                        if more else None)
+            self._retry_skipped(layers[-1], len(layers), self.levels[-1], deadline)
+        for level in range(len(layers) + 1, levels + 1):
             if self.records.interrupted:
                 break
-            if level == 2 and not stacking_helps(self, self.levels[0], layers[0]):
+            if level == 2 and not self._stacks(layers[0]):
                 break
+            data = self.levels[-1].above(layers[-1]) if layers else self.levels[0]
             layer = self._fit_level(level, levels - level + 1, data)
             if layer is None:
                 break
             layers.append(layer)
-            self.levels.append(data)
-            data = data.above(layer)
+            if len(self.levels) < len(layers):
+                self.levels.append(data)
         if layers and not self.records.interrupted:
             self._retry_skipped(layers[-1], len(layers), self.levels[-1])
         if layers and not self.records.interrupted:
             self._repeat_bags(layers[-1], len(layers), self.levels[-1])
+
+    def _stacks(self, first):
+        """Whether to fit level 2: the stacking check's decision, made once per model (a
+        continued fit keeps the one the earlier fit measured)."""
+        if self.stacking_check is not None and "level2_wins" in self.stacking_check:
+            return self.stacking_check["decision"] == "stack"
+        return stacking_helps(self, self.levels[0], first)
 
     def _fit_level(self, level, levels_left, data):
         """Fit one level's portfolio under the budget; None when no model finished."""
@@ -322,15 +340,16 @@ class FitRun:
                 return None
             raise
 
-    def _retry_skipped(self, layer, level, data):
-        """Fit the level's models that were skipped for time with the time still left."""
+    def _retry_skipped(self, layer, level, data, deadline=None):
+        """Fit the level's models that were skipped for time with the time still left
+        (until ``deadline``; None: all but a margin of it)."""
         skipped = {r.name for r in self.records.records  # for time: not "skipped for memory"
                    if r.level == level and r.status.startswith("skipped:")}
         missing = [(name, est) for name, est in layer.estimators
                    if name in skipped and name not in layer.named_estimators_]
         if not missing or self.budget.exhausted():
             return
-        level_deadline = self.budget.last_pass_deadline()
+        level_deadline = deadline or self.budget.last_pass_deadline()
         self.log(1, f"level {level}, second pass: {len(missing)} skipped models")
         self.progress.open(f"level {level}, again", len(missing), level_deadline)
         extra = self.layer(missing, data.plan, layer.random_state)
@@ -357,7 +376,10 @@ class FitRun:
                 or options.infer_limit is not None or self.user_cv):
             return
         deadline = self.budget.level_deadline(1)
-        for repeat in range(2, MAX_AUTO_REPEATS + 1):
+        # Each fit adds up to MAX_AUTO_REPEATS - 1 repeats (a continued one, more).
+        done = max((record.repeats for record in self.records.records
+                    if record.level == level and record.fitted), default=1)
+        for repeat in range(done + 1, done + MAX_AUTO_REPEATS):
             if self.records.interrupted or self.budget.exhausted():
                 return
             names = sorted(layer.oof_scores_, key=lambda name: -layer.oof_scores_[name])
