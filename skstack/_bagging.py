@@ -134,17 +134,24 @@ def predict_aligned(estimator, X, method, n_classes):
     return align_columns(values, estimator.classes_, n_classes)
 
 
-def _shared_input(models, X):
+def _shared_input(models, X, store=None, key=None):
     """``X`` prepared once for all ``models`` where they can share it, else ``X``.
 
     Fold models of a :class:`~skstack.families.FamilyModel` are clones fitted on the same
     columns after the bag's shared preprocessing: their input checks and conversion
-    (:meth:`~skstack.families.FamilyModel.prepare_input`) are the same for all.
+    (:meth:`~skstack.families.FamilyModel.prepare_input`) are the same for all. With a
+    ``store`` (a dict a layer keeps for one prediction), bags of the same family over the
+    same preprocessing (``key``) share it too.
     """
     first = models[0]
-    if len(models) > 1 and hasattr(first, "prepare_input") and first.preprocessor_ is None:
-        return first.prepare_input(X)
-    return X
+    if not hasattr(first, "prepare_input") or first.preprocessor_ is not None:
+        return X
+    if store is None:
+        return first.prepare_input(X) if len(models) > 1 else X
+    key = (key, first.family_.name, first.n_features_in_)
+    if key not in store:
+        store[key] = first.prepare_input(X)
+    return store[key]
 
 
 def align_columns(values, codes, n_classes):
@@ -734,10 +741,11 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         """Mean aligned output of the predicting models on validated ``X``."""
         return self._average_models(self._preprocess(X), self._models(), method)
 
-    def _average_models(self, X, models, method=None):
-        """Mean aligned output of ``models`` on preprocessed ``X``."""
+    def _average_models(self, X, models, method=None, store=None):
+        """Mean aligned output of ``models`` on preprocessed ``X`` (``store``: see
+        ``_shared_input``; ``X`` is then the output of ``preprocessor_``)."""
         method = method or self.oof_method_
-        X = _shared_input(models, X)
+        X = _shared_input(models, X, store, id(self.preprocessor_))
         total = None
         for estimator in models:
             pred = predict_aligned(estimator, X, method, _n_classes(self))

@@ -424,12 +424,13 @@ class StackLayer(TransformerMixin, _BaseComposition):
         allow_nan = all(get_tags(bag).input_tags.allow_nan for bag in self.estimators_)
         X = validate_X(self, X, reset=False, allow_nan=allow_nan)
         encoded = {}  # bags sharing one fitted preprocessing apply it once
+        prepared = {}  # and bags of one family over it convert its output once
         preds = []
         for bag in self.estimators_:
             key = id(bag.preprocessor_)
             if key not in encoded:
                 encoded[key] = bag._preprocess(X)
-            preds.append(bag._average_models(encoded[key], bag._models()))
+            preds.append(bag._average_models(encoded[key], bag._models(), store=prepared))
         return self._assemble(preds, X)
 
     def _stack(self, preds):

@@ -1,5 +1,6 @@
 """Model families: preprocessing, early stopping on the fold holdout, threads, portfolios."""
 
+import dataclasses
 import os
 import pickle
 import time
@@ -627,6 +628,41 @@ def test_forests_predict_small_batches_from_their_trees_exactly(task, family):
         np.testing.assert_array_equal(getattr(model, method)(frame.head(50)), fast)
     finally:
         base._SEQUENTIAL_ROWS = original
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("family", ["lightgbm", "catboost"])
+def test_boosting_small_batches_skip_the_wrappers_exactly(task, family, monkeypatch):
+    import skstack.families._base as base
+
+    frame, signal = mixed_frame()
+    y = targets(signal, task)
+    (_, model), = build_estimators([PortfolioEntry(family, SMALL[family])],
+                                   task="regression" if task == "regression" else "classification")
+    model.fit(frame, y)
+    method = "predict" if task == "regression" else "predict_proba"
+    fast = getattr(model, method)(frame.head(50))  # LightGBM's booster; a CatBoost Pool
+    monkeypatch.setattr(base, "_SEQUENTIAL_ROWS", 0)  # the wrapper, on what it converts
+    plain = dataclasses.replace(model.family_, to_predict_input=None)
+    monkeypatch.setattr(FamilyModel, "family_", property(lambda self: plain))
+    np.testing.assert_array_equal(getattr(model, method)(frame.head(50)), fast)
+
+
+def test_bags_of_one_family_in_a_layer_share_one_prepared_input(monkeypatch):
+    frame, signal = mixed_frame()
+    y = targets(signal, "binary")
+    entries = [PortfolioEntry("lightgbm", SMALL["lightgbm"]),
+               PortfolioEntry("lightgbm", {"n_estimators": 10, "num_leaves": 7}),
+               PortfolioEntry("xgboost", SMALL["xgboost"])]
+    layer = StackLayer(build_estimators(entries, task="classification"), n_folds=3,
+                       random_state=0).fit(frame, y)
+    expected = np.hstack([bag.predict_proba(frame)[:, 1:] for bag in layer.estimators_])
+    calls = []
+    original = FamilyModel.prepare_input
+    monkeypatch.setattr(FamilyModel, "prepare_input",
+                        lambda self, X: calls.append(self.family_.name) or original(self, X))
+    np.testing.assert_allclose(layer.transform(frame), expected)
+    assert sorted(calls) == ["lightgbm", "xgboost"]  # once per family, not per bag
 
 
 def test_linear_max_time_resumes_the_solver_or_stops_early():

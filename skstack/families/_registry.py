@@ -92,6 +92,14 @@ def _catboost_input(frame):
     return frame, {"cat_features": categorical}
 
 
+def _catboost_pool(X, fit_kwargs):
+    """The rows as a CatBoost ``Pool``: CatBoost builds one from a frame or an array at
+    every call (about 1 ms for a row), which each fold model of a bag would pay again."""
+    from catboost import Pool
+
+    return Pool(X, cat_features=fit_kwargs.get("cat_features"))
+
+
 def _codes_array(frame):
     """A float array with category codes (missing NaN), and the categorical positions.
 
@@ -175,6 +183,22 @@ def _catboost_deadline(estimator, deadline):
 
 def _mlp_deadline(estimator, deadline):
     return {"max_time": max(0.0, deadline - time.monotonic())}, {}
+
+
+def _lightgbm_small_predict(model, X, method):
+    """LightGBM's booster on the prepared rows, as its scikit-learn ``predict`` and
+    ``predict_proba`` call it (the best iteration, probabilities of both classes), without
+    the wrapper's checks and parameter processing: 0.6 ms a call, ten times what the
+    booster takes for a row."""
+    if not isinstance(X, np.ndarray) or callable(model.objective_):
+        return None
+    classifier = hasattr(model, "classes_")
+    if method == "predict" and not classifier:
+        return model.booster_.predict(X)
+    if method != "predict_proba":
+        return None
+    result = model.booster_.predict(X)
+    return result if result.ndim == 2 else np.vstack((1.0 - result, result)).T
 
 
 def _forest_small_predict(forest, X, method):
@@ -517,6 +541,7 @@ BUILTIN_FAMILIES = [
         classifier="lightgbm:LGBMClassifier", regressor="lightgbm:LGBMRegressor",
         preprocessing="native", quiet={"verbose": -1}, early_stopping=LIGHTGBM_STOPPING,
         to_model_input=_lightgbm_input, deadline=_lightgbm_deadline, requires=("lightgbm",),
+        small_batch_predict=_lightgbm_small_predict,
     ),
     Family(
         name="xgboost", modules=("xgboost.",),
@@ -532,6 +557,7 @@ BUILTIN_FAMILIES = [
         preprocessing="native", threads_param="thread_count",
         quiet={"verbose": False, "allow_writing_files": False},
         early_stopping=CATBOOST_STOPPING, to_model_input=_catboost_input,
+        to_predict_input=_catboost_pool,
         deadline=_catboost_deadline, requires=("catboost",),
     ),
     Family(
