@@ -9,6 +9,7 @@ time limit.
 
 from ._bagging import BaggedOOFEstimator
 from ._selection import GreedyEnsembleSelector
+from ._soft_targets import SoftTargetClassifier
 from ._stacking import StackLayer
 from .auto import AutoStackClassifier, AutoStackRegressor
 
@@ -17,6 +18,7 @@ __all__ = [
     "AutoStackRegressor",
     "BaggedOOFEstimator",
     "GreedyEnsembleSelector",
+    "SoftTargetClassifier",
     "StackLayer",
 ]
 __version__ = "0.1.0.dev0"

@@ -15,6 +15,7 @@ from skstack import (
     AutoStackRegressor,
     BaggedOOFEstimator,
     GreedyEnsembleSelector,
+    SoftTargetClassifier,
     StackLayer,
 )
 from skstack.encoders import DatetimeEncoder, ImageEmbedder, TextEmbedder, TfidfTextEncoder
@@ -81,6 +82,8 @@ INSTANCES = {
         FamilyModel(DecisionTreeClassifier(max_depth=3), preprocessing="ordinal"),
         *_lightgbm_models(),
     ],
+    SoftTargetClassifier: [SoftTargetClassifier(),
+                           SoftTargetClassifier(FamilyModel(Ridge(), preprocessing="none"))],
     CategoryDtypeEncoder: [CategoryDtypeEncoder()],
     DatetimeEncoder: [DatetimeEncoder()],
     TfidfTextEncoder: [TfidfTextEncoder(n_components=2)],

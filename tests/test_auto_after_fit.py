@@ -258,3 +258,41 @@ def test_warm_start_refuses_other_data_and_other_models(imbalanced, monkeypatch)
     # The time, the selection and the deployment may change; warm_start=False starts anew.
     clf.set_params(n_folds=3, n_iterations=10, prune=False).fit(X_train, y_train)
     assert clf.set_params(warm_start=False).fit(X_train[:500], y_train[:500]).warm_state_ is None
+
+
+# ---- one fast model: distill -----------------------------------------------------------------
+
+
+def test_distill_trains_one_model_on_the_ensembles_out_of_fold_probabilities(imbalanced):
+    X_train, X_test, y_train, y_test = imbalanced
+    clf = _fit(X_train, y_train)
+    student = clf.distill(X_train, y_train, params={"n_estimators": 200}, random_state=0)
+    assert [name for name, _ in student.steps] == ["encoder", "student"]
+    assert len(student[-1].regressors_) == 1  # binary: the probability of classes_[1]
+    ensemble, distilled = clf.predict_proba(X_test), student.predict_proba(X_test)
+    np.testing.assert_allclose(distilled.sum(axis=1), 1.0)
+    # It follows the ensemble, and scores near it on new rows.
+    assert np.corrcoef(ensemble[:, 1], distilled[:, 1])[0, 1] > 0.9
+    assert log_loss(y_test, distilled) < log_loss(y_test, ensemble) + 0.05
+    report = clf.distillation_
+    assert report["rows"] == len(y_train) and report["check_rows"] == len(y_train) // 5
+    assert {"student_score", "plain_score", "ensemble_score",
+            "student_seconds_per_row", "ensemble_seconds_per_row"} <= set(report)
+    with pytest.raises(ValueError, match=f"the {len(y_train)} training rows given to fit"):
+        clf.distill(X_train[:-1], y_train[:-1])
+
+
+def test_distill_multiclass_regression_and_a_holdout_preset(time_ordered):
+    X, y = time_ordered
+    labels = np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    clf = AutoStackClassifier(presets="best_quality", portfolio=TINY, n_folds=3,
+                              random_state=0).fit(X, labels)
+    student = clf.distill(X, labels, family="linear")
+    assert len(student[-1].regressors_) == 3  # one per class, normalised
+    np.testing.assert_allclose(student.predict_proba(X).sum(axis=1), 1.0)
+    reg = AutoStackRegressor(presets="medium_quality", portfolio=TINY,
+                             random_state=0).fit(X, y)
+    student = reg.distill(X, y, family="linear")
+    # Under a holdout split only the validation rows have out-of-fold predictions.
+    assert reg.distillation_["rows"] == 60
+    assert np.corrcoef(student.predict(X), reg.predict(X))[0, 1] > 0.9

@@ -16,6 +16,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import (
@@ -27,10 +28,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._utils import ScoreMixin, check_labels
+from .._utils import SEED_MAX, ScoreMixin, check_labels
 from ..families._base import preload_families
 from ._budget import TimeBudget
 from ._deployment import make_pipeline, meet_infer_limit, member_pipeline, refit_full
+from ._distill import distill
 from ._encoding import budgeted_encoder
 from ._ensemble import keep_helpful_levels, oof_ensemble_proba, select
 from ._members import family
@@ -345,6 +347,61 @@ class _BaseAutoStack(BaseEstimator):
         refit_full(self.pipeline_, X, y, sample_weight)
         self.settings_["refit_full"] = True
         return self
+
+    def distill(self, X, y, *, sample_weight=None, family="lightgbm", params=None,
+                time_limit=None, random_state=None):
+        """One fast model trained on the ensemble's predictions (AutoGluon's ``distill``).
+
+        The student learns the ensemble's out-of-fold predictions of the training rows
+        (its class probabilities, through a :class:`~skstack.SoftTargetClassifier`, or its
+        values), behind the same column encoder: an ordinary fitted pipeline that
+        predicts on the raw input in a fraction of the ensemble's time. Before it trains
+        on every row, a copy trained without a fifth of them scores that fifth next to the
+        ensemble's own out-of-fold predictions of it and next to the same model trained on
+        the labels; the report (``family``, ``rows``, ``check_rows``, ``student_score``,
+        ``plain_score``, ``ensemble_score``, both pipelines' ``*_seconds_per_row`` for one
+        row, ``fit_time``) is left in ``distillation_``. Where ``plain_score`` is the
+        higher, the ensemble's edge is one the family cannot learn from its predictions.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The training input given to :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            The training target given to :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The row weights given to :meth:`fit`.
+        family : str, default="lightgbm"
+            The student's family (its regressor): ``"lightgbm"``, ``"xgboost"``,
+            ``"catboost"``, ``"random_forest"``, ``"extra_trees"``, ``"knn"``,
+            ``"linear"``, ``"mlp"``. Boosting early-stops on a tenth of the rows.
+        params : dict, default=None
+            Parameters of the family's regressor, over the default portfolio's.
+        time_limit : float, default=None
+            Seconds the student's fits may train (shared by the check's two fits and the
+            final one, and by the classes of a multiclass student).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the held-out fifth.
+
+        Returns
+        -------
+        student : Pipeline
+            The column encoder (shared with ``pipeline_``) and the fitted student.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        y = _check_y(y, y_numeric=self._task == "regression", estimator=self)
+        check_consistent_length(X, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        if getattr(self, "class_weight", None) is not None:
+            weights = compute_sample_weight(self.class_weight, y)
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        seed = check_random_state(random_state).randint(SEED_MAX)
+        pipeline, self.distillation_ = distill(
+            self, X, y, sample_weight, family=family, params=params,
+            time_limit=time_limit, random_state=seed)
+        return pipeline
 
     def get_model(self, name):
         """One model of the fitted ensemble as an ordinary fitted estimator.
