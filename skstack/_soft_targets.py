@@ -14,10 +14,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._utils import ScoreMixin
+
 __all__ = ["SoftTargetClassifier"]
 
 
-class SoftTargetClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class SoftTargetClassifier(ScoreMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """A classifier made of regressors of the class probabilities: it learns soft targets.
 
     Knowledge distillation (AutoGluon's ``distill``) trains a fast model on what a large
