@@ -169,6 +169,9 @@ def test_a_time_series_split_never_trains_a_model_on_later_rows(time_ordered):
     assert len(layers[1].estimators_[0].oof_pred_) == 480
     assert np.isfinite(layers[0].named_estimators_["linear"].oof_pred_[held]).all()
     assert np.isfinite(reg.predict(X)).all()
+    # A student learns the rows the top level held out, wherever they are among the fit's.
+    student = reg.distill(X, y, family="linear")
+    assert reg.distillation_["rows"] == 360 and np.isfinite(student.predict(X)).all()
 
 
 def test_grouped_folds_and_a_time_ordered_stacking_check(time_ordered):
@@ -193,6 +196,17 @@ def test_cv_refuses_other_fold_settings(time_ordered):
     X, y = time_ordered
     with pytest.raises(ValueError, match="cv=.* sets the folds"):
         AutoStackRegressor(portfolio=TINY, cv=TimeSeriesSplit(3), n_folds=5).fit(X, y)
+    labels = np.where(np.arange(len(y)) < 100, 2, (y > np.median(y)).astype(int))
+    with pytest.raises(ValueError, match=r"never holds out a row of the classes \[2\]"):
+        AutoStackClassifier(portfolio=TINY, cv=TimeSeriesSplit(4)).fit(X, labels)
+    # A class held out only by the first fold leaves the level above without it: no stacking.
+    labels = np.where((np.arange(len(y)) >= 120) & (np.arange(len(y)) < 240), 2, labels % 2)
+    clf = AutoStackClassifier(presets="best_quality", portfolio=TINY, cv=TimeSeriesSplit(4),
+                              n_stack_levels=1, dynamic_stacking=False).fit(X, labels)
+    assert len(clf.pipeline_.steps) == 3 and list(clf.classes_) == [0, 1, 2]
+    with pytest.raises(ValueError, match="warm_start=True needs a cv that a later fit"):
+        AutoStackRegressor(portfolio=TINY, cv=TimeSeriesSplit(3).split(X),
+                           warm_start=True).fit(X, y)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         AutoStackRegressor(portfolio=TINY, cv=GroupKFold(3)).fit(X, y, groups=[0, 1])
 
@@ -245,6 +259,18 @@ def test_warm_start_continues_an_interrupted_fit_without_losing_a_model(imbalanc
     assert status["interruptonce"] == "ok" and status["linear_l2"] == "ok"
     assert len(clf.pipeline_.steps) == 4  # encoder, two levels, selector
     assert log_loss(y_test, clf.predict_proba(X_test)) < 0.4
+
+
+def test_a_warm_start_after_refit_full_refits_what_it_adds(imbalanced, monkeypatch):
+    X_train, _, y_train, _ = imbalanced
+    monkeypatch.setattr(InterruptOnce, "calls", 0)
+    with pytest.warns(UserWarning, match="Fit interrupted"):
+        clf = _warm(n_stack_levels=0).fit(X_train, y_train)
+    clf.refit_full(X_train, y_train)
+    clf.fit(X_train, y_train)
+    bags = clf.warm_state_.layers[0].named_estimators_
+    assert clf.settings_["refit_full"] and bags["interruptonce"].refit_full
+    assert all(bag.refit_full for bag in clf.pipeline_["layer1"].estimators_)
 
 
 def test_warm_start_refuses_other_data_and_other_models(imbalanced, monkeypatch):

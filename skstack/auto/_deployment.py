@@ -27,6 +27,7 @@ __all__ = [
     "meet_infer_limit",
     "refit_full",
     "time_per_row",
+    "top_level_rows",
 ]
 
 # Batches of at most this many rows time infer_limit's candidates without a first probe.
@@ -70,6 +71,21 @@ def member_pipeline(pipeline, records, name):
         raise ValueError(f"Model {name!r} is not in the fitted ensemble: {why}.")
     bag, index = kept[(record.level, name)]
     return Pipeline(pipeline.steps[:index] + [(name, bag)])
+
+
+def top_level_rows(pipeline):
+    """Indices among the fit's rows of the rows the last level of ``pipeline`` trained on.
+
+    Every row, unless a user's ``cv`` never held out some: each level above trains on
+    the rows the level below held out (see ``skstack.auto._run.Level``).
+    """
+    layers = [layer for _, layer in pipeline.steps[1:-1]]
+    rows = np.arange(len(layers[0].estimators_[0].oof_pred_))
+    for layer in layers[:-1]:
+        held = None if layer.cv is None else held_out_rows(layer.cv)
+        if held is not None and len(held) < len(rows):
+            rows = rows[held]
+    return rows
 
 
 def measurement_rows(X, batch_size):

@@ -23,7 +23,7 @@ from .._scoring import prediction_scorer
 from .._soft_targets import SoftTargetClassifier
 from ..families import build_estimators
 from ..families.portfolios import DEFAULT, PortfolioEntry
-from ._deployment import measurement_rows, time_per_row
+from ._deployment import measurement_rows, time_per_row, top_level_rows
 
 __all__ = ["distill", "ensemble_oof_predictions"]
 
@@ -32,19 +32,20 @@ _STUDENT_DEFAULTS = {entry.family: entry.params for entry in reversed(DEFAULT)
 
 
 def ensemble_oof_predictions(pipeline):
-    """The fitted ensemble's out-of-fold predictions of its training rows (NaN: rows no
+    """The fitted ensemble's out-of-fold predictions of every training row (NaN: rows no
     fold held out): class probabilities, or values."""
     layer, selector = pipeline[-2], pipeline[-1]
     features = layer._oof_predictions()[layer.get_feature_names_out()]
+    n_rows = len(pipeline.steps[1][1].estimators_[0].oof_pred_)
     if hasattr(selector, "predict_proba"):
-        values = np.full((len(features), len(selector.classes_)), np.nan)
+        values = np.full((n_rows, len(selector.classes_)), np.nan)
     else:
-        values = np.full(len(features), np.nan)
+        values = np.full(n_rows, np.nan)
     held = np.isfinite(features.to_numpy()).all(axis=1)
     if held.any():
-        rows = features[held]
-        values[held] = (selector.predict_proba(rows) if values.ndim == 2
-                        else selector.predict(rows))
+        rows = top_level_rows(pipeline)[held]
+        values[rows] = (selector.predict_proba(features[held]) if values.ndim == 2
+                        else selector.predict(features[held]))
     return values
 
 

@@ -12,6 +12,7 @@ and the record of it all (:mod:`._report`). ``pipeline_`` is an ordinary fitted
 
 import copy
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -187,6 +188,11 @@ class _BaseAutoStack(BaseEstimator):
                 raise ValueError("Classifier can't train when only one class is present.")
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
+        if (self.warm_start and self.cv is not None and not isinstance(self.cv, Integral)
+                and not hasattr(self.cv, "split") and not isinstance(self.cv, Sequence)):
+            raise ValueError("warm_start=True needs a cv that a later fit can compare and "
+                             "split again: a splitter, a number of folds or a list of "
+                             f"(train, test) pairs; got {type(self.cv).__name__}.")
         if self.cv is not None and (self.n_folds != "auto" or self.n_repeats not in ("auto", 1)):
             raise ValueError(
                 f"cv={self.cv!r} sets the folds: leave n_folds and n_repeats at 'auto' "
@@ -346,6 +352,8 @@ class _BaseAutoStack(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X)
         refit_full(self.pipeline_, X, y, sample_weight)
         self.settings_["refit_full"] = True
+        if getattr(self, "warm_state_", None) is not None:
+            self.warm_state_.refitted()
         return self
 
     def distill(self, X, y, *, sample_weight=None, family="lightgbm", params=None,
@@ -355,8 +363,10 @@ class _BaseAutoStack(BaseEstimator):
         The student learns the ensemble's out-of-fold predictions of the training rows
         (its class probabilities, through a :class:`~skstack.SoftTargetClassifier`, or its
         values), behind the same column encoder: an ordinary fitted pipeline that
-        predicts on the raw input in a fraction of the ensemble's time. Before it trains
-        on every row, a copy trained without a fifth of them scores that fifth next to the
+        predicts on the raw input in a fraction of the ensemble's time (its ``predict``
+        is the most probable class: it does not apply a ``decision_threshold_``). Before
+        it trains on every row with an out-of-fold prediction (under ``medium_quality``,
+        the holdout's), a copy trained without a fifth of them scores that fifth next to the
         ensemble's own out-of-fold predictions of it and next to the same model trained on
         the labels; the report (``family``, ``rows``, ``check_rows``, ``student_score``,
         ``plain_score``, ``ensemble_score``, both pipelines' ``*_seconds_per_row`` for one

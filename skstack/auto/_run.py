@@ -53,6 +53,11 @@ class Level:
         """Positions of the rows with out-of-fold predictions (a slice: all of them)."""
         return slice(None) if self.plan is None else held_out_rows(self.plan)
 
+    def missing_classes(self, classes):
+        """The ``classes`` that none of the rows held out holds (sorted)."""
+        held = set(np.unique(self.y[self.held_out()]).tolist())
+        return sorted(label for label in np.asarray(classes).tolist() if label not in held)
+
     def fit_rows(self, positions):
         """The indices among the fit's rows of this level's rows ``positions``."""
         if self.rows is None:
@@ -215,8 +220,16 @@ class FitRun:
         holdout split (see :meth:`TimeBudget.fold_plan`).
         """
         if self.user_cv:
-            return make_fold_plan(X, y, classifier=self.classifier, cv=self.options.cv,
+            plan = make_fold_plan(X, y, classifier=self.classifier, cv=self.options.cv,
                                   groups=groups)
+            missing = (Level(X, y, plan=plan).missing_classes(np.unique(y))
+                       if self.classifier else [])
+            if missing:
+                raise ValueError(
+                    f"cv={self.options.cv!r} never holds out a row of the classes "
+                    f"{missing}: the ensemble is selected on the rows held out, which "
+                    "must hold every class. Use a splitter whose held-out rows do.")
+            return plan
         if self.settings["bagging"] and self.n_folds == "auto" and self.budget.limited:
             self._size_folds(len(y), X.shape[1])
         if self.settings["bagging"]:
@@ -281,6 +294,10 @@ class FitRun:
             if level == 2 and not self._stacks(layers[0]):
                 break
             data = self.levels[-1].above(layers[-1]) if layers else self.levels[0]
+            if self.classifier and data.missing_classes(np.unique(self.levels[0].y)):
+                # A time-ordered split's later folds can miss a class of its first rows.
+                self.log(1, f"level {level}: its held-out rows miss a class; not stacking")
+                break
             layer = self._fit_level(level, levels - level + 1, data)
             if layer is None:
                 break

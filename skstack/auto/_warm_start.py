@@ -56,8 +56,8 @@ class WarmState:
         self.plan = run.plan
         self.n_folds = run.n_folds
         self.large_table = run.large_table
-        self.settings = run.settings
-        self.fitted_settings = run.fitted_settings
+        self.settings = dict(run.settings)
+        self.fitted_settings = dict(run.fitted_settings)
         self.tiers = run.tiers
         self.first_folds = run.first_folds
         self.records = run.records.records
@@ -69,6 +69,12 @@ class WarmState:
         """Whether the earlier fit ended with the fallback model alone (no portfolio model
         finished): a continued fit then starts the portfolio from the beginning."""
         return [name for name, _ in self.layers[0].estimators] == ["fallback_linear"]
+
+    def refitted(self):
+        """Record that :meth:`refit_full` refitted the bags (they are shared with
+        ``pipeline_``): a continued fit then refits the models it adds, and adds no
+        repeats, which refitted bags would not predict with."""
+        self.settings["refit_full"] = self.fitted_settings["refit_full"] = True
 
     def check(self, data, params, name):
         """Raise ValueError unless ``data`` and ``params`` are those of the earlier fit."""
