@@ -76,6 +76,9 @@ class SoftTargetClassifier(ScoreMixin, ClassifierMixin, MetaEstimatorMixin, Base
     def __init__(self, regressor=None):
         self.regressor = regressor
 
+    def _template(self):
+        return HistGradientBoostingRegressor() if self.regressor is None else self.regressor
+
     def _check_X(self, X, reset):
         if hasattr(X, "columns"):  # frames keep their dtypes for the regressor
             validate_data(self, X, reset=reset, skip_check_array=True)
@@ -126,10 +129,9 @@ class SoftTargetClassifier(ScoreMixin, ClassifierMixin, MetaEstimatorMixin, Base
         params = {}
         if sample_weight is not None:
             params["sample_weight"] = _check_sample_weight(sample_weight, X)
-        template = (HistGradientBoostingRegressor() if self.regressor is None
-                    else self.regressor)
         columns = [1] if n_classes == 2 else range(n_classes)
-        self.regressors_ = [clone(template).fit(X, targets[:, k], **params) for k in columns]
+        self.regressors_ = [clone(self._template()).fit(X, targets[:, k], **params)
+                            for k in columns]
         return self
 
     def predict_proba(self, X):
@@ -174,9 +176,7 @@ class SoftTargetClassifier(ScoreMixin, ClassifierMixin, MetaEstimatorMixin, Base
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        regressor = (HistGradientBoostingRegressor() if self.regressor is None
-                     else self.regressor)
-        inner = get_tags(regressor).input_tags
+        inner = get_tags(self._template()).input_tags
         tags.input_tags.allow_nan = inner.allow_nan
         tags.input_tags.sparse = inner.sparse
         return tags

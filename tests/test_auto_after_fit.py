@@ -322,3 +322,20 @@ def test_distill_multiclass_regression_and_a_holdout_preset(time_ordered):
     # Under a holdout split only the validation rows have out-of-fold predictions.
     assert reg.distillation_["rows"] == 60
     assert np.corrcoef(student.predict(X), reg.predict(X))[0, 1] > 0.9
+
+
+def test_refit_full_weights_classes_as_the_fit_did(imbalanced, monkeypatch):
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    from skstack import BaggedOOFEstimator
+
+    X_train, _, y_train, _ = imbalanced
+    clf = _fit(X_train, y_train, class_weight="balanced")
+    weights = []
+    original = BaggedOOFEstimator._add_full_model
+    monkeypatch.setattr(BaggedOOFEstimator, "_add_full_model", lambda self, X, y, params:
+                        weights.append(params["sample_weight"]) or original(self, X, y, params))
+    clf.refit_full(X_train, y_train)
+    assert weights
+    for used in weights:
+        np.testing.assert_allclose(used, compute_sample_weight("balanced", y_train))

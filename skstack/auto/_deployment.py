@@ -26,6 +26,7 @@ __all__ = [
     "measurement_rows",
     "meet_infer_limit",
     "refit_full",
+    "rows_above",
     "time_per_row",
     "top_level_rows",
 ]
@@ -73,18 +74,21 @@ def member_pipeline(pipeline, records, name):
     return Pipeline(pipeline.steps[:index] + [(name, bag)])
 
 
-def top_level_rows(pipeline):
-    """Indices among the fit's rows of the rows the last level of ``pipeline`` trained on.
+def rows_above(layer, n_rows):
+    """Positions among the ``n_rows`` rows ``layer`` trained on of those the level above
+    it trained on: None (all of them) unless a user's ``cv`` never held out some, as a
+    time-ordered one does (see ``skstack.auto._run.Level``)."""
+    held = None if layer.cv is None else held_out_rows(layer.cv)
+    return None if held is None or len(held) == n_rows else held
 
-    Every row, unless a user's ``cv`` never held out some: each level above trains on
-    the rows the level below held out (see ``skstack.auto._run.Level``).
-    """
+
+def top_level_rows(pipeline):
+    """Indices among the fit's rows of the rows the last level of ``pipeline`` trained on."""
     layers = [layer for _, layer in pipeline.steps[1:-1]]
     rows = np.arange(len(layers[0].estimators_[0].oof_pred_))
     for layer in layers[:-1]:
-        held = None if layer.cv is None else held_out_rows(layer.cv)
-        if held is not None and len(held) < len(rows):
-            rows = rows[held]
+        held = rows_above(layer, len(rows))
+        rows = rows if held is None else rows[held]
     return rows
 
 
@@ -231,10 +235,8 @@ def refit_full(pipeline, X, y, sample_weight=None):
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         for bag in layer.estimators_:
             bag._add_full_model(features, codes, dict(fit_params))
-        # What the next level trained on: the predictions of the rows held out (all of
-        # them, unless a user's cv never held out some, as a time-ordered one does).
-        features = layer._oof_frame(features)
-        held = None if layer.cv is None else held_out_rows(layer.cv)
-        if held is not None and len(held) < len(y):
+        features = layer._oof_frame(features)  # what the next level trained on
+        held = rows_above(layer, len(y))
+        if held is not None:
             features, y = features.iloc[held], y[held]
             sample_weight = None if sample_weight is None else sample_weight[held]

@@ -199,6 +199,21 @@ class _BaseAutoStack(BaseEstimator):
                 f"(got n_folds={self.n_folds!r}, n_repeats={self.n_repeats!r}).")
         return X, y, sample_weight
 
+    def _weighted(self, y, sample_weight):
+        """The row weights every model trains with (the classifier adds class weights)."""
+        return sample_weight
+
+    def _training_rows(self, X, y, sample_weight):
+        """The training rows given again after :meth:`fit`, validated and weighted as the
+        fit weighted them."""
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        y = _check_y(y, y_numeric=self._task == "regression", estimator=self)
+        check_consistent_length(X, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        return X, y, self._weighted(y, sample_weight)
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_weight=None, groups=None):
         """Train the portfolio level by level within ``time_limit`` and select the ensemble.
@@ -344,12 +359,7 @@ class _BaseAutoStack(BaseEstimator):
         self : object
             The estimator, now predicting with the refitted models.
         """
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        y = _check_y(y, y_numeric=self._task == "regression", estimator=self)
-        check_consistent_length(X, y)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+        X, y, sample_weight = self._training_rows(X, y, sample_weight)
         refit_full(self.pipeline_, X, y, sample_weight)
         self.settings_["refit_full"] = True
         if getattr(self, "warm_state_", None) is not None:
@@ -398,15 +408,7 @@ class _BaseAutoStack(BaseEstimator):
         student : Pipeline
             The column encoder (shared with ``pipeline_``) and the fitted student.
         """
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        y = _check_y(y, y_numeric=self._task == "regression", estimator=self)
-        check_consistent_length(X, y)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
-        if getattr(self, "class_weight", None) is not None:
-            weights = compute_sample_weight(self.class_weight, y)
-            sample_weight = weights if sample_weight is None else sample_weight * weights
+        X, y, sample_weight = self._training_rows(X, y, sample_weight)
         seed = check_random_state(random_state).randint(SEED_MAX)
         pipeline, self.distillation_ = distill(
             self, X, y, sample_weight, family=family, params=params,
@@ -878,10 +880,14 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
                     f"classification; y has {len(np.unique(y))} classes.")
             if self.decision_threshold == "auto":
                 check_threshold_scoring(self.threshold_scoring, y, np.unique(y))
-        if self.class_weight is not None:
-            weights = compute_sample_weight(self.class_weight, y)
-            sample_weight = weights if sample_weight is None else sample_weight * weights
-        return X, y, sample_weight
+        return X, y, self._weighted(y, sample_weight)
+
+    def _weighted(self, y, sample_weight):
+        """``sample_weight`` times the weights of ``class_weight``."""
+        if self.class_weight is None:
+            return sample_weight
+        weights = compute_sample_weight(self.class_weight, y)
+        return weights if sample_weight is None else sample_weight * weights
 
     def _fit_run(self, run, X, y, sample_weight, groups, warm=None, data=None):
         super()._fit_run(run, X, y, sample_weight, groups, warm, data)

@@ -83,12 +83,11 @@ class Level:
         leaves them without out-of-fold predictions: the levels above never see them,
         and keep every fold's boundaries among the rest.
         """
-        X = layer._oof_frame(self.X)
+        stacked = Level(layer._oof_frame(self.X), self.y, self.sample_weight, self.groups,
+                        self.plan, self.rows)
         held = self.held_out()
-        if isinstance(held, slice) or len(held) == self.n_rows:
-            return Level(X, self.y, self.sample_weight, self.groups, self.plan, self.rows)
-        return Level(X, self.y, self.sample_weight, self.groups, self.plan,
-                     self.rows).subset(held)
+        return (stacked if isinstance(held, slice) or len(held) == self.n_rows
+                else stacked.subset(held))
 
 
 class FitRun:
