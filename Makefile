@@ -23,7 +23,7 @@ demo: $(STAMP)
 	BIN=$(BIN) bash examples/cli_demo.sh
 
 demo-blocks: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/plot_blocks.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check skstack tests benchmarks examples docs/conf.py
@@ -40,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_families.py
 
 clean:
-	rm -rf $(VENV) docs/_build docs/generated .pytest_cache
+	rm -rf $(VENV) docs/_build docs/generated docs/auto_examples docs/sg_execution_times.rst .pytest_cache

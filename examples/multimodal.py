@@ -1,4 +1,6 @@
-"""AutoStack on a frame with an image column, a text column and numbers.
+"""
+AutoStack on images, text and numbers in one frame
+==================================================
 
 Run with ``.venv/bin/python examples/multimodal.py``. Writes 600 of scikit-learn's
 handwritten digits as PNG files, describes each one in a sentence of text, adds a number, and

@@ -434,6 +434,20 @@ class _BaseAutoStack(BaseEstimator):
         -------
         model : Pipeline
             The fitted model, with ``predict`` (and ``predict_proba`` for a classifier).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from skstack.auto import AutoStackClassifier
+        >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        >>> clf = AutoStackClassifier(presets="medium_quality", time_limit=20, prune=False,
+        ...                           excluded_families=["catboost", "mlp"],
+        ...                           random_state=0).fit(X, y)
+        >>> model = clf.get_model("lightgbm")
+        >>> list(model.named_steps)
+        ['encoder', 'lightgbm']
+        >>> model.predict_proba(X.iloc[:2]).shape
+        (2, 2)
         """
         check_is_fitted(self)
         return member_pipeline(self.pipeline_, self.records_, name)
