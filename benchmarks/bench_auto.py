@@ -19,7 +19,7 @@ sklearn-stacking rows from other CSVs (they have no time limit, so a 60 s run's 
 300 s one). Usage::
 
     python benchmarks/bench_auto.py [--datasets a,b] [--presets best_quality,medium_quality]
-                                    [--time-limit 60] [--out benchmarks/results/auto.md]
+                                    [--time-limit 60] [--out benchmarks/results/auto_60s.md]
                                     [--csv PATH] [--raw CSV[,CSV]] [--baselines CSV[,CSV]]
                                     [--no-baselines]
 """

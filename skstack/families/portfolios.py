@@ -17,9 +17,8 @@ best-quality preset) adds variants that spread each family over its important pa
 dropout and learning rate; neighbours; penalty strength), within the ranges AutoGluon's
 published portfolio uses. ``benchmarks/bench_portfolio.py`` measures a zero-shot order for
 it on shared datasets (``benchmarks/results/portfolio.md``); ranked on 8 small ones, that
-order was inconclusive at 60 s against this one
-(``benchmarks/results/portfolio_order_check_60s.md``), so this one stays until the ranking
-covers larger tables.
+order was inconclusive against this one (``best_quality`` at 60 s on 12 of them, better on
+five and worse on five), so this one stays until the ranking covers larger tables.
 """
 
 import warnings
