@@ -252,3 +252,46 @@ def test_ctrl_c_during_a_later_stage_keeps_the_first_level(monkeypatch, stage, m
     assert (board["status"] == "ok").all() and (board["repeats"] == 1).all()
     assert [name for name, _ in clf.pipeline_.steps] == ["encoder", "layer1", "selector"]
     assert clf.predict(X[:4]).shape == (4,)
+
+
+def test_libraries_load_ahead_of_their_model_and_never_for_a_model_not_reached(
+        tmp_path, monkeypatch):
+    import sys
+
+    from skstack.families import Family, _base
+
+    (tmp_path / "skstack_ahead_models.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class NearClassifier(LogisticRegression):\n    pass\n"
+        "class FarClassifier(LogisticRegression):\n    pass\n"
+        "class StopClassifier(LogisticRegression):\n"
+        "    def fit(self, X, y, sample_weight=None):\n        raise KeyboardInterrupt\n")
+    for module in ("skstack_near_lib", "skstack_far_lib"):
+        (tmp_path / f"{module}.py").write_text("")
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import skstack_ahead_models as models
+
+    monkeypatch.setattr(_base, "_LOADING", {})
+    for kind, requires in [("Near", ("skstack_near_lib",)), ("Far", ("skstack_far_lib",)),
+                           ("Stop", ())]:
+        # subsample: a family that bounds its own time, so no worker process starts.
+        monkeypatch.setitem(_base._FAMILIES, kind, Family(
+            name=kind.lower(), modules=("skstack_ahead_models",), classes=(f"{kind}Classifier",),
+            classifier=f"skstack_ahead_models:{kind}Classifier", regressor="",
+            preprocessing="onehot", requires=requires,
+            subsample=lambda estimator, X, y, deadline: None))
+    # Ctrl-C in the third model: the fifth after it, the far one, is never reached.
+    portfolio = [PortfolioEntry("linear", {}, 100),
+                 PortfolioEntry(models.NearClassifier(), {}, 99, name="near"),
+                 PortfolioEntry(models.StopClassifier(), {}, 98, name="stop")]
+    portfolio += [PortfolioEntry("linear", {"C": 0.1 * i}, 97 - i, name=f"linear_{i}")
+                  for i in range(1, 5)]
+    portfolio.append(PortfolioEntry(models.FarClassifier(), {}, 1, name="far"))
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    with pytest.warns(UserWarning, match="interrupted"):
+        AutoStackClassifier(presets="good_quality", portfolio=portfolio, n_folds=3,
+                            time_limit=60, random_state=0).fit(X, y)
+    assert _base._LOADING["skstack_near_lib"].wait(30)
+    assert "skstack_near_lib" in sys.modules
+    assert "skstack_far_lib" not in sys.modules and "skstack_far_lib" not in _base._LOADING

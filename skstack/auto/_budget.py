@@ -106,6 +106,12 @@ LAST_PASS_SHARE = 0.9
 # allows 20; each repeat adds k fold models to every prediction, and the gain in variance
 # shrinks with each one.
 MAX_AUTO_REPEATS = 3
+
+# A model's libraries start importing in the background this many models before its turn
+# (torch takes seconds to import and about 0.5 GB to hold): far enough ahead to hide the
+# import behind the models before it, late enough that a fit which never reaches the model
+# (a large table, a short limit) never pays for it.
+PRELOAD_AHEAD = 4
 # A repeat is given up to REPEAT_ALLOWANCE times the bag's average repeat so far (at least
 # MIN_REPEAT_TIME: a bag of models that fit in milliseconds would otherwise be passed over
 # whenever the machine is busy for a moment); a bag with less than REPEAT_MIN_LEFT of its

@@ -30,13 +30,11 @@ from sklearn.utils.validation import (
 )
 
 from .._utils import SEED_MAX, ScoreMixin, check_labels
-from ..families._base import preload_families
 from ._budget import TimeBudget
 from ._deployment import make_pipeline, meet_infer_limit, member_pipeline, refit_full
 from ._distill import distill
 from ._encoding import budgeted_encoder
 from ._ensemble import keep_helpful_levels, oof_ensemble_proba, select
-from ._members import family
 from ._progress import Progress
 from ._report import (
     feature_importance_frame,
@@ -261,8 +259,6 @@ class _BaseAutoStack(BaseEstimator):
     def _fit_run(self, run, X, y, sample_weight, groups, warm=None, data=None):
         """Fit (or continue, from ``warm``) the levels, then select and deploy."""
         budget = run.budget
-        if budget.limited:
-            preload_families(family(model) for _, model in run.estimators())
         if warm is None:
             encoder = (budgeted_encoder(X, self.column_types, self.time_limit, run.log)
                        if hasattr(X, "columns") else "passthrough")

@@ -18,7 +18,8 @@ import numpy as np
 
 from .._utils import BudgetExceeded
 from ..families import family_of
-from ._budget import MODEL_MEMORY_SHARE, MemoryBudget, TimeBudget
+from ..families._base import preload_families
+from ._budget import MODEL_MEMORY_SHARE, PRELOAD_AHEAD, MemoryBudget, TimeBudget
 from ._report import ModelRecord
 
 __all__ = ["DeadlineMember", "Interrupted", "Refold", "Repeater", "Trainer", "family_name"]
@@ -82,8 +83,9 @@ class Trainer:
         The level trained.
     level_deadline : float or None
         Its end.
-    names : list of str
-        The models it will be asked to fit, for the count of models left per tier.
+    estimators : list of (str, estimator)
+        The models it will be asked to fit, in their order: for the count of models left
+        per tier, and to import the libraries of the next ones ahead of their turn.
     fallback : bool, default=False
         The last resort: no deadline, and errors raise.
     refold : bool, default=False
@@ -98,9 +100,12 @@ class Trainer:
         than is left is skipped, a forest shrunk to the trees that fit.
     """
 
-    def __init__(self, run, level, level_deadline, names, fallback=False, refold=False,
+    def __init__(self, run, level, level_deadline, estimators, fallback=False, refold=False,
                  kept=None, tiers=None, shape=None):
         self.run = run
+        self.estimators = list(estimators)
+        self.order = {name: i for i, (name, _) in enumerate(self.estimators)}
+        names = list(self.order)
         self.shape = shape  # (rows, columns) of the level's input, for memory projections
         self.level = level
         self.level_deadline = level_deadline
@@ -165,6 +170,18 @@ class Trainer:
             return kind, 0.0
         return kind, TimeBudget.preparation_seconds(kind, *self.shape)
 
+    def _preload_ahead(self, name):
+        """Import, in the background, the libraries of this model and the next few.
+
+        Only under a time limit, where an import inside a model's fit would spend its
+        time; the libraries of models the fit never reaches are never imported.
+        """
+        if not self.run.budget.limited or name not in self.order:
+            return
+        start = self.order[name]
+        preload_families(family(estimator) for _, estimator
+                         in self.estimators[start:start + PRELOAD_AHEAD + 1])
+
     def __call__(self, name, estimator, fit):
         if name in self.kept:
             bag = self.kept[name]
@@ -186,6 +203,8 @@ class Trainer:
         if run.records.interrupted:
             record.status = "skipped: interrupted"
             return None
+        if not budget.exhausted(self.level_deadline):
+            self._preload_ahead(name)
         family_label = family_name(estimator)
         kind, preparing = self._preparation(estimator)
         if not self.fallback and budget.limited and self._no_time_for(family_label, preparing):

@@ -324,14 +324,13 @@ class FitRun:
         self.log(1, f"level {level}: {len(estimators)} models"
                     + ("" if level_deadline is None else
                        f", {level_deadline - time.monotonic():.1f} s"))
-        names = [name for name, _ in estimators]
         kept = {}
         while True:
             layer = self.layer(estimators, data.plan, self.seed())
             self.progress.open(f"level {level}", len(estimators), level_deadline)
             refold = (level == 1 and self.settings["bagging"] and self.n_folds == "auto"
                       and self.budget.limited and not self.user_cv)
-            trainer = Trainer(self, level, level_deadline, names, refold=refold, kept=kept,
+            trainer = Trainer(self, level, level_deadline, estimators, refold=refold, kept=kept,
                               tiers=self.tiers, shape=data.X.shape)
             try:
                 return self._fit_members(layer, data, trainer)
@@ -369,7 +368,7 @@ class FitRun:
         self.log(1, f"level {level}, second pass: {len(missing)} skipped models")
         self.progress.open(f"level {level}, again", len(missing), level_deadline)
         extra = self.layer(missing, data.plan, layer.random_state)
-        trainer = Trainer(self, level, level_deadline, [name for name, _ in missing],
+        trainer = Trainer(self, level, level_deadline, missing,
                           tiers=self.tiers, shape=data.X.shape)
         fitted = self._fit_members(extra, data, trainer)
         self.progress.close()
@@ -421,7 +420,7 @@ class FitRun:
         portfolio = [PortfolioEntry("linear", name="fallback_linear")]
         layer = self.layer(build_estimators(portfolio, task=self.task), self.plan,
                            self.seed(), refit_full=False)
-        trainer = Trainer(self, 1, None, ["fallback_linear"], fallback=True)
+        trainer = Trainer(self, 1, None, layer.estimators, fallback=True)
         layer = self.fit_layer(layer, X, y, sample_weight, groups, trainer)
         self.levels = [Level(X, y, sample_weight, groups, self.plan)]
         return layer
