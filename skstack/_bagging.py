@@ -1,4 +1,13 @@
-"""K-fold bagging with out-of-fold predictions: :class:`BaggedOOFEstimator` and its fold helpers."""
+"""K-fold bagging with out-of-fold predictions: :class:`BaggedOOFEstimator` and its fold helpers.
+
+Beyond its public API, a fitted bag offers :mod:`skstack.auto` a small semi-private
+interface (``AUTO_INTERFACE``; ``tests/test_stacking.py`` checks that ``auto`` uses no
+other private method): ``_preprocess(X)`` (the bag's fitted preprocessing), ``_models()``
+(the models that predict: the fold models, or the refitted one), ``_average_models(X,
+models, method=None, store=None)`` (their mean aligned output on preprocessed rows) and
+``_add_full_model(X, y, fit_params)`` (the all-rows model fitted after the fact, for
+``refit_full()``).
+"""
 
 import math
 import time
@@ -41,6 +50,9 @@ from ._utils import (
 )
 
 __all__ = ["BaggedOOFEstimator"]  # helpers below are shared with StackLayer
+
+# The private methods skstack.auto may call (see the module's docstring).
+AUTO_INTERFACE = ("_preprocess", "_models", "_average_models", "_add_full_model")
 
 def with_max_time(template, seconds):
     """``template``, or a clone whose ``max_time`` (when it has one) is at most ``seconds``.

@@ -1,4 +1,19 @@
-"""One stack layer of bagged models: :class:`StackLayer`."""
+"""One stack layer of bagged models: :class:`StackLayer`.
+
+Beyond its public API, :class:`StackLayer` offers :mod:`skstack.auto` a small semi-private
+interface (``AUTO_INTERFACE``; ``tests/test_stacking.py`` checks that ``auto`` uses no
+other private method of the layer or its bags):
+
+- ``_fit(X, y, sample_weight, groups, fit_params, fit_member=None, ...)``: the fit, with a
+  ``fit_member(name, estimator, fit)`` callback that decides per model whether and until
+  when it trains, and may leave it out;
+- ``_add_repeat(X, y, sample_weight, groups, fit_member, names, random_state)``: one more
+  k-fold repeat of the bags ``names`` on a new shuffle they share;
+- ``_merge(other)``: the bags of a layer fitted on the same rows and folds, added;
+- ``_keep(names)``: the layer pruned to the models ``names``;
+- ``_oof_frame(X)`` and ``_oof_predictions()``: the out-of-fold output, with and without
+  the passthrough columns.
+"""
 
 import warnings
 
@@ -22,6 +37,9 @@ from ._folds import make_fold_plan
 from ._utils import validate_X, validate_y
 
 __all__ = ["StackLayer"]
+
+# The private methods skstack.auto may call (see the module's docstring).
+AUTO_INTERFACE = ("_fit", "_add_repeat", "_merge", "_keep", "_oof_frame", "_oof_predictions")
 
 
 def stack_columns(pred, n_classes):

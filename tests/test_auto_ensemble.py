@@ -44,11 +44,10 @@ def test_a_second_level_that_selects_worse_out_of_fold_is_dropped(monkeypatch):
         return [("prior_l2", DummyClassifier(strategy="prior"), 0)]
 
     def check_says_stack(run, *args):
-        run.stacking_check = {"decision": "stack"}
-        return True
+        return {"decision": "stack"}
 
     monkeypatch.setattr(FitRun, "level_models", weak_second_level)
-    monkeypatch.setattr(skstack.auto._run, "stacking_helps", check_says_stack)
+    monkeypatch.setattr(skstack.auto._run, "stacking_check", check_says_stack)
     clf = AutoStackClassifier(presets="high_quality", portfolio=TINY, n_folds=3,
                               random_state=0).fit(X, y)
     check = clf.stacking_check_

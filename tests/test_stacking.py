@@ -112,3 +112,26 @@ def test_sparse_input_and_passthrough(binary_data):
     assert sparse.issparse(out) and out.shape == (len(y), 1 + X.shape[1])
     np.testing.assert_allclose(out[:, 1:].toarray(), X_sparse.toarray())
     assert sparse.issparse(layer.transform(X_sparse))
+
+
+def test_auto_calls_only_the_documented_private_methods_of_the_blocks():
+    """skstack.auto builds on StackLayer and BaggedOOFEstimator through their public API
+    and the small semi-private interface each module documents (``AUTO_INTERFACE``)."""
+    import ast
+    from pathlib import Path
+
+    from skstack import _bagging, _stacking
+
+    private = {name for cls in (StackLayer, BaggedOOFEstimator)
+               for name, value in vars(cls).items()
+               if name.startswith("_") and not name.startswith("__") and callable(value)}
+    allowed = set(_stacking.AUTO_INTERFACE) | set(_bagging.AUTO_INTERFACE)
+    assert allowed <= private  # every declared method exists
+    auto = Path(_stacking.__file__).parent / "auto"
+    used = {}
+    for path in sorted(auto.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr in private
+                    and not (isinstance(node.value, ast.Name) and node.value.id == "self")):
+                used.setdefault(node.attr, path.name)
+    assert set(used) <= allowed, {name: used[name] for name in set(used) - allowed}

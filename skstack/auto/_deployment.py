@@ -4,7 +4,8 @@ A pipeline's time per row is the column encoder, each distinct preprocessing its
 bags share (applied once per prediction, see :class:`~skstack.StackLayer`), and each bag's own
 models. Measured once per part (:class:`InferenceCosts`), the time of any subset of the bags is
 a sum, so models can be dropped on the estimate without re-timing the pipeline after every
-choice (:func:`meet_infer_limit`). :func:`refit_full` refits every kept bag on all rows, to
+choice (:func:`meet_infer_limit`). :func:`deployed_ensemble` assembles what a fit keeps;
+:func:`refit_full` refits every kept bag on all rows, to
 predict with one model each.
 """
 
@@ -16,10 +17,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
 from .._folds import held_out_rows
-from ._ensemble import selection_among
+from ._ensemble import keep_helpful_levels, select, selection_among
 
 __all__ = [
     "InferenceCosts",
+    "deployed_ensemble",
     "kept_models",
     "make_pipeline",
     "member_pipeline",
@@ -158,6 +160,30 @@ class InferenceCosts:
         total = self.estimate(names)
         return max(names, key=lambda name: total - self.estimate(
             [other for other in names if other != name]))
+
+
+def deployed_ensemble(run, X, y, sample_weight, encoder, layers):
+    """The layers the fit deploys, pruned to the selected ensemble, its selector, and the
+    time per row it was measured at (None without ``infer_limit``).
+
+    Unfitted models become ``"drop"``; the levels the stacking check did not keep go
+    (``dynamic_stacking``); under ``infer_limit`` the ensemble is chosen among every model
+    of the kept levels, not only the selected ones.
+    """
+    options = run.options
+    for layer in layers:
+        layer._keep(list(layer.named_estimators_))
+    for layer in layers[:-1]:
+        layer.set_params(passthrough=options.passthrough)
+    layers[-1].set_params(passthrough=False)
+    pruned = selector = None
+    if len(layers) > 1 and options.dynamic_stacking:
+        layers, pruned, selector = keep_helpful_levels(run, layers, y, sample_weight)
+    if options.infer_limit is not None:
+        return meet_infer_limit(run, X, y, sample_weight, encoder, layers)
+    if pruned is None:
+        return layers, select(run, layers[-1], y, sample_weight), None
+    return pruned, selector, None
 
 
 def meet_infer_limit(run, X, y, sample_weight, encoder, layers):

@@ -31,10 +31,10 @@ from sklearn.utils.validation import (
 
 from .._utils import SEED_MAX, ScoreMixin, check_labels
 from ._budget import TimeBudget
-from ._deployment import make_pipeline, meet_infer_limit, member_pipeline, refit_full
+from ._deployment import deployed_ensemble, make_pipeline, member_pipeline, refit_full
 from ._distill import distill
 from ._encoding import budgeted_encoder
-from ._ensemble import keep_helpful_levels, oof_ensemble_proba, select
+from ._ensemble import oof_ensemble_proba
 from ._progress import Progress
 from ._report import (
     feature_importance_frame,
@@ -274,8 +274,8 @@ class _BaseAutoStack(BaseEstimator):
             layers = [run.fallback(Xe, y, sample_weight, groups)]
         # The selection prunes the layers it keeps; a warm start keeps every model.
         unpruned = [copy.copy(layer) for layer in layers] if self.warm_start else None
-        layers, selector, infer_time = self._ensemble(run, X, y, sample_weight, encoder,
-                                                      layers)
+        layers, selector, infer_time = deployed_ensemble(run, X, y, sample_weight, encoder,
+                                                         layers)
         self.pipeline_ = make_pipeline(encoder, layers, selector)
         self.warm_state_ = (None if unpruned is None else
                             WarmState(run, encoder, unpruned, data, self.get_params(deep=False)))
@@ -294,24 +294,6 @@ class _BaseAutoStack(BaseEstimator):
         run.log(1, f"done: {len(layers)} level(s), ensemble score "
                    f"{selector.ensemble_score_:.4f}, {self.fit_time_:.1f} s")
         return self
-
-    def _ensemble(self, run, X, y, sample_weight, encoder, layers):
-        """The kept layers, pruned to the selected ensemble, its selector and the time per
-        row it was measured at (None without ``infer_limit``)."""
-        for layer in layers:  # models that were not fitted become "drop"
-            layer._keep(list(layer.named_estimators_))
-        for layer in layers[:-1]:
-            layer.set_params(passthrough=self.passthrough)
-        layers[-1].set_params(passthrough=False)
-        pruned = None
-        if len(layers) > 1 and self.dynamic_stacking:
-            layers, pruned, selector = keep_helpful_levels(run, layers, y, sample_weight)
-        if self.infer_limit is not None:
-            # Chooses among every model of the kept levels, not only the selected ones.
-            return meet_infer_limit(run, X, y, sample_weight, encoder, layers)
-        if pruned is None:
-            return layers, select(run, layers[-1], y, sample_weight), None
-        return pruned, selector, None
 
     # ---- prediction and inspection -------------------------------------------------------
 

@@ -21,7 +21,7 @@ from ..families import build_estimators
 from ..families.portfolios import PortfolioEntry, _tiered_estimators
 from ._budget import MAX_AUTO_REPEATS, MemoryBudget, MemoryWatch
 from ._members import Records, Refold, Repeater, Trainer, preprocessing_kind
-from ._stacking_check import stacking_helps
+from ._stacking_check import stacking_check
 
 __all__ = ["DEFAULT_SCORING", "FitRun", "Level"]
 
@@ -313,7 +313,11 @@ class FitRun:
         continued fit keeps the one the earlier fit measured)."""
         if self.stacking_check is not None and "level2_wins" in self.stacking_check:
             return self.stacking_check["decision"] == "stack"
-        return stacking_helps(self, self.levels[0], first)
+        record = stacking_check(self, self.levels[0], first)
+        if record is None:  # interrupted
+            return False
+        self.stacking_check = record
+        return record["decision"] == "stack"
 
     def _fit_level(self, level, levels_left, data):
         """Fit one level's portfolio under the budget; None when no model finished."""

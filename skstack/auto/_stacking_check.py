@@ -9,8 +9,8 @@ model the real second level trains first (the portfolio's highest priority: the 
 model), when time allows: a stacker on the candidates' predictions that their own copies
 above them are not.
 
-:func:`stacking_helps` decides and leaves its record in ``run.stacking_check`` (the
-estimator's ``stacking_check_``).
+:func:`stacking_check` decides and returns its record, which becomes the estimator's
+``stacking_check_``.
 """
 
 import time
@@ -24,7 +24,7 @@ from ._budget import TimeBudget
 from ._ensemble import make_selector
 from ._members import DeadlineMember, Interrupted
 
-__all__ = ["check_candidates", "share_of_wins", "stacking_helps"]
+__all__ = ["check_candidates", "share_of_wins", "stacking_check"]
 
 # Stacking is kept when level 2 scores higher on the check rows and in at least this share
 # of their bootstrap resamples: the check's held-out ninth is small, and a difference in
@@ -35,13 +35,13 @@ CHECK_FRACTION = 1 / 9
 CHECK_CANDIDATES = 3
 
 
-def stacking_helps(run, data, first):
+def stacking_check(run, data, first):
     """Whether a second level over ``first`` (the fitted level 1) beats it on held-out rows.
 
     Parameters
     ----------
     run : FitRun
-        The fit; its ``stacking_check`` receives the record of the decision.
+        The fit.
     data : Level
         The rows level 1 was fitted on, with their weights, groups and folds.
     first : StackLayer
@@ -49,40 +49,35 @@ def stacking_helps(run, data, first):
 
     Returns
     -------
-    helps : bool
-        Whether to fit level 2.
+    record : dict or None
+        The decision (``"stack"`` or ``"no stacking"``) and why: the reason, or the
+        models, both levels' scores on the check rows and the share of resamples level 2
+        won. None when Ctrl-C stopped the fit before the check.
     """
     if not run.options.dynamic_stacking:
-        run.stacking_check = {"decision": "stack", "reason": "dynamic_stacking=False"}
-        return True
+        return {"decision": "stack", "reason": "dynamic_stacking=False"}
     if run.records.interrupted:
-        return False
+        return None
     candidates, stacker = check_candidates(run, first)
     if not candidates:
-        run.stacking_check = {"decision": "no stacking",
-                              "reason": "no time to check that stacking helps"}
         run.log(1, "stacking check: no time, not stacking")
-        return False
+        return {"decision": "no stacking", "reason": "no time to check that stacking helps"}
     seed = run.seed()
     split = _check_split(run, data, seed)
     if split is None:
-        run.stacking_check = {"decision": "no stacking",
-                              "reason": "too few rows of some class to check"}
-        return False
+        return {"decision": "no stacking", "reason": "too few rows of some class to check"}
     fit_rows, check_rows = split
     try:
         level1, level2 = _fit_check_stack(run, data.subset(fit_rows), first, candidates,
                                           stacker, seed)
     except (Interrupted, BudgetExceeded, ValueError) as error:
-        run.stacking_check = {"decision": "no stacking",
-                              "reason": f"the check could not finish: {error}"}
         run.log(1, f"stacking check with {', '.join(candidates)} could not finish "
                    f"({error}): not stacking")
-        return False
+        return {"decision": "no stacking", "reason": f"the check could not finish: {error}"}
     first_score, second_score, wins = _score_check(run, data, check_rows, level1, level2,
                                                    seed)
     helps = second_score > first_score and wins >= STACK_CONFIDENCE
-    run.stacking_check = {
+    record = {
         "decision": "stack" if helps else "no stacking",
         "models": candidates,
         "stacker": None if stacker is None else stacker[0],
@@ -93,8 +88,8 @@ def stacking_helps(run, data, first):
     }
     run.log(1, f"stacking check on {len(check_rows)} held-out rows: level 1 "
                f"{first_score:.4f}, level 2 {second_score:.4f}, higher in "
-               f"{wins:.0%} of resamples -> {run.stacking_check['decision']}")
-    return helps
+               f"{wins:.0%} of resamples -> {record['decision']}")
+    return record
 
 
 def _check_split(run, data, seed):
