@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
 )
 
 from ._scoring import prediction_scorer
-from ._utils import ScoreMixin
+from ._utils import SEED_MAX, ScoreMixin
 
 __all__ = ["GreedyEnsembleSelector"]
 
@@ -481,7 +481,7 @@ class GreedyEnsembleSelector(ScoreMixin, BaseEstimator):
         """
         classification = self.task_ == "classification"
         splitter = (StratifiedKFold if classification else KFold)(
-            _COMBINER_FOLDS, shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
+            _COMBINER_FOLDS, shuffle=True, random_state=rng.randint(SEED_MAX))
         try:
             splits = list(splitter.split(X, y))
         except ValueError:  # a class too rare for the folds

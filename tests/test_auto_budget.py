@@ -83,26 +83,28 @@ def test_knn_on_a_large_table_returns_within_its_limit():
 
 def test_a_second_pass_knows_the_first_folds_of_its_level():
     run = make_run(time_limit=60)
-    Trainer(run, 1, time.monotonic() + 5, ["a"])._saw_first_fold("lightgbm", 8.0)
+    models = [("a", FamilyModel(LogisticRegression()))]
+    Trainer(run, 1, time.monotonic() + 5, models)._saw_first_fold("lightgbm", 8.0)
     # A later trainer of the same level (the second pass) does not retry a family whose
     # first fold alone outlasts the time left; another level has seen nothing yet.
-    assert Trainer(run, 1, time.monotonic() + 5, ["a"])._no_time_for("lightgbm")
-    assert not Trainer(run, 1, time.monotonic() + 10, ["a"])._no_time_for("lightgbm")
-    assert not Trainer(run, 2, time.monotonic() + 5, ["a"])._no_time_for("lightgbm")
+    assert Trainer(run, 1, time.monotonic() + 5, models)._no_time_for("lightgbm")
+    assert not Trainer(run, 1, time.monotonic() + 10, models)._no_time_for("lightgbm")
+    assert not Trainer(run, 2, time.monotonic() + 5, models)._no_time_for("lightgbm")
 
 def test_a_later_tier_shares_only_the_time_the_first_one_leaves():
     run = make_run(time_limit=600)
     names = ["a", "b", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"]
+    model = FamilyModel(LogisticRegression())
+    models = [(name, model) for name in names]
     level_end = time.monotonic() + 100
-    trainer = Trainer(run, 1, level_end, names,
-                       tiers={name: int(name.startswith("v")) for name in names})
+    trainer = Trainer(run, 1, level_end, models,
+                      tiers={name: int(name.startswith("v")) for name in names})
     allowances = []
 
     def fit(deadline, limit, params=None):
         allowances.append(deadline - time.monotonic())
         raise BudgetExceeded("measured")  # no time is spent: every model sees 100 s left
 
-    model = FamilyModel(LogisticRegression())
     for name in names:
         trainer(name, model, fit)
     # Tier 0's two models share the level as if the eight variants were absent: all of
@@ -112,7 +114,7 @@ def test_a_later_tier_shares_only_the_time_the_first_one_leaves():
     assert allowances[2] == pytest.approx(25, abs=0.5)  # twice the fair share of 8
     # Without tiers, the first model gets a fifth of the level: ten models share it.
     allowances.clear()
-    Trainer(run, 1, level_end, names)("a", model, fit)
+    Trainer(run, 1, level_end, models)("a", model, fit)
     assert allowances[0] == pytest.approx(20, abs=0.5)
 
 

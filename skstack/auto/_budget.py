@@ -82,6 +82,12 @@ PREPARATION_SECONDS_PER_CELL = {"onehot": 3e-7, "native": 1.5e-7, "ordinal": 1e-
 # 8/9 of the rows cost about CHECK_TWO_LEVELS times that bag, one level CHECK_ONE_LEVEL.
 CHECK_SHARE = 0.1
 CHECK_TWO_LEVELS, CHECK_ONE_LEVEL = 1.8, 0.9
+CHECK_LEVEL1_SHARE = 0.5  # of the check's time, for its first level
+
+# The embedding of the training rows (text and image columns) may take this share of the
+# time limit; a probe fit on EMBED_WARM_ROWS then timed on EMBED_TIMED_ROWS projects it.
+EMBEDDING_SHARE = 1 / 3
+EMBED_WARM_ROWS, EMBED_TIMED_ROWS = 8, 32
 
 # Selection. It keeps SELECTION_MARGIN seconds for what follows it, but always gets at least
 # SELECTION_FLOOR of the reserve (a fit that ran late still selects among a few models); a
@@ -92,8 +98,16 @@ SELECTION_MARGIN = 0.5
 SELECTION_FLOOR = 0.5
 SELECTION_PASSES = 3
 COMBINER_MARGIN = 0.2
+# Two selections compare the top two levels: the first may take this share of the time.
+FIRST_OF_TWO_SELECTIONS = 0.5
+# A greedy step is timed as the fastest of STEP_TIMINGS calls (a first call pays one-off
+# set-up costs), at least STEP_MIN_SECONDS, plus STEP_BOOKKEEPING seconds.
+STEP_TIMINGS = 3
+STEP_MIN_SECONDS = STEP_BOOKKEEPING = 1e-4
 # Timing infer_limit's candidates: the ensemble, its parts and the ensemble kept.
 INFER_TIMINGS = 3
+# Batches of at most this many rows time infer_limit's candidates without a first probe.
+UNPROBED_BATCH = 100
 # The decision threshold's search may run this long even when the time is spent.
 THRESHOLD_MIN_SECONDS = 0.2
 

@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
 from .._folds import held_out_rows
+from ._budget import UNPROBED_BATCH
 from ._ensemble import keep_helpful_levels, select, selection_among
 
 __all__ = [
@@ -32,9 +33,6 @@ __all__ = [
     "time_per_row",
     "top_level_rows",
 ]
-
-# Batches of at most this many rows time infer_limit's candidates without a first probe.
-_UNPROBED_BATCH = 100
 
 
 def make_pipeline(encoder, layers, selector):
@@ -232,9 +230,9 @@ def meet_infer_limit(run, X, y, sample_weight, encoder, layers):
 def _measurement_batch(run, X, pipeline):
     """``infer_limit_batch_size``, cut so that timing it fits in the time left."""
     size = run.options.infer_limit_batch_size
-    if not run.budget.limited or size <= _UNPROBED_BATCH:
+    if not run.budget.limited or size <= UNPROBED_BATCH:
         return size
-    probe = time_per_row(pipeline, measurement_rows(X, _UNPROBED_BATCH))
+    probe = time_per_row(pipeline, measurement_rows(X, UNPROBED_BATCH))
     return run.budget.measurement_rows(size, probe, run.budget.measurement_time())
 
 

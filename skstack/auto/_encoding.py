@@ -17,12 +17,9 @@ from ..encoders import column_types, make_modality_encoder
 from ..encoders._columns import default_image_encoder, default_text_encoder
 from ..encoders._embedding import PretrainedEmbedder
 from ..encoders._text import TfidfTextEncoder
+from ._budget import EMBED_TIMED_ROWS, EMBED_WARM_ROWS, EMBEDDING_SHARE
 
-__all__ = ["EMBEDDING_SHARE", "budgeted_encoder"]
-
-# Share of the time limit that the embedding of the training rows may take.
-EMBEDDING_SHARE = 1 / 3
-_WARM_ROWS, _TIMED_ROWS = 8, 32
+__all__ = ["budgeted_encoder"]
 
 
 def budgeted_encoder(X, types, time_limit, log):
@@ -81,9 +78,9 @@ def projected_seconds(embedder, frame):
     """
     probe = clone(embedder)
     start = time.monotonic()
-    probe.fit(frame.iloc[:_WARM_ROWS])
+    probe.fit(frame.iloc[:EMBED_WARM_ROWS])
     load = time.monotonic() - start
-    rows = frame.iloc[_WARM_ROWS:_WARM_ROWS + _TIMED_ROWS]
+    rows = frame.iloc[EMBED_WARM_ROWS:EMBED_WARM_ROWS + EMBED_TIMED_ROWS]
     if len(rows) == 0:
         return load
     start = time.monotonic()

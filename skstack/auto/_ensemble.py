@@ -15,12 +15,10 @@ import time
 
 from .._scoring import prediction_scorer
 from .._selection import GreedyEnsembleSelector, blend_response
+from ._budget import FIRST_OF_TWO_SELECTIONS, STEP_BOOKKEEPING, STEP_MIN_SECONDS, STEP_TIMINGS
 
 __all__ = ["keep_helpful_levels", "make_selector", "oof_ensemble_proba", "select",
            "selection_among"]
-
-# Two selections compare the top two levels: the first may take this share of the time.
-FIRST_OF_TWO_SELECTIONS = 0.5
 
 
 def make_selector(run, combiner="weighted", until=None):
@@ -94,11 +92,11 @@ def _fit_selection_in_time(run, layer, y, positions, allowed):
     score = prediction_scorer(run.scoring, None, y, classes=getattr(layer, "classes_", None))
     values = layer.named_estimators_[best].oof_pred_[positions]
     timings = []
-    for _ in range(3):  # the fastest of three: a first call pays one-off set-up costs
+    for _ in range(STEP_TIMINGS):
         start = time.perf_counter()
         score(blend_response(run.task, (values + values) / 2))  # as a step does
         timings.append(time.perf_counter() - start)
-    per_call = max(min(timings), 1e-4) + 1e-4  # bookkeeping
+    per_call = max(min(timings), STEP_MIN_SECONDS) + STEP_BOOKKEEPING
     affordable = run.budget.affordable_candidates(allowed, run.options.n_iterations, per_call)
     if affordable < len(layer.estimators_):
         ranked = sorted(layer.oof_scores_, key=lambda name: -layer.oof_scores_[name])

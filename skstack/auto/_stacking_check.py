@@ -20,7 +20,7 @@ import numpy as np
 from .._folds import holdout_plan
 from .._scoring import prediction_scorer
 from .._utils import BudgetExceeded, pick
-from ._budget import TimeBudget
+from ._budget import CHECK_LEVEL1_SHARE, TimeBudget
 from ._ensemble import make_selector
 from ._members import DeadlineMember, Interrupted
 
@@ -121,7 +121,7 @@ def _fit_check_stack(run, data, first, candidates, stacker, seed):
     if stacker is not None:
         above.insert(0, stacker[:2])
         above_costs[stacker[0]] = stacker[2]
-    member = DeadlineMember(run.records, start + check_time / 2, costs)
+    member = DeadlineMember(run.records, start + check_time * CHECK_LEVEL1_SHARE, costs)
     level1 = run.fit_layer(run.layer(estimators, data.plan, seed, refit_full=False),
                            data.X, data.y, data.sample_weight, data.groups, member)
     stacked = data.above(level1)
