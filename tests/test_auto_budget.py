@@ -221,3 +221,15 @@ def test_a_model_whose_preprocessing_cannot_finish_is_not_started(monkeypatch):
     status = clf.leaderboard().set_index("model")["status"]
     assert status["random_forest"] == "ok"
     assert status["linear"] == status["knn"] == "skipped: no time left"
+
+
+def test_a_forest_capped_in_leaves_is_projected_at_its_cap():
+    from skstack.auto._budget import MemoryBudget
+
+    forest = {"n_estimators": 300, "min_samples_leaf": 1, "max_samples": None}
+    uncapped = MemoryBudget.tree_bytes(1_000_000, 2, forest)
+    capped = MemoryBudget.tree_bytes(1_000_000, 2, {**forest, "max_leaf_nodes": 15_000})
+    assert capped == pytest.approx(uncapped * 15_000 / 1_000_000)
+    # Below the cap, the rows decide.
+    small = {**forest, "max_leaf_nodes": 15_000}
+    assert MemoryBudget.tree_bytes(2_000, 2, small) == MemoryBudget.tree_bytes(2_000, 2, forest)

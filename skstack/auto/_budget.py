@@ -331,8 +331,8 @@ class TimeBudget:
 # the MLP: 120), the boosting libraries a float64 code array and their bins (40 to 70), the
 # forests float32 copies (35 to 60) before their trees.
 MEMORY_PER_CELL = {"onehot": 120, "native": 70, "ordinal": 60, "none": 40}
-# A forest's tree on m rows has at most 2 m / min_samples_leaf nodes of 64 bytes, and
-# 8 bytes per class for the leaf values of a classifier.
+# A forest's tree on m rows has at most 2 m / min_samples_leaf nodes (2 max_leaf_nodes when
+# capped) of 64 bytes, and 8 bytes per class for the leaf values of a classifier.
 TREE_NODE_BYTES, TREE_CLASS_BYTES = 64, 8
 # At most this share of the memory left goes to one model.
 MODEL_MEMORY_SHARE = 0.8
@@ -412,8 +412,9 @@ class MemoryBudget:
         n_classes : int, default=None
             Classes of a classifier.
         forest : dict, default=None
-            ``n_estimators``, ``min_samples_leaf`` and ``max_samples`` (a count, None: all
-            rows) of a forest, whose trees are counted too.
+            ``n_estimators``, ``min_samples_leaf``, ``max_samples`` (a count, None: all
+            rows) and ``max_leaf_nodes`` (None: no cap) of a forest, whose trees are
+            counted too.
         """
         data = MEMORY_PER_CELL.get(kind, MEMORY_PER_CELL["none"]) * n_rows * n_columns
         return data + (0 if forest is None else forest["n_estimators"]
@@ -425,8 +426,11 @@ class MemoryBudget:
         sample = forest.get("max_samples") or n_rows
         leaf = forest.get("min_samples_leaf") or 1
         leaf = leaf if isinstance(leaf, int) else max(1, int(leaf * sample))
+        leaves = sample / leaf
+        if forest.get("max_leaf_nodes"):
+            leaves = min(leaves, forest["max_leaf_nodes"])
         node = TREE_NODE_BYTES + TREE_CLASS_BYTES * (n_classes or 1)
-        return 2 * sample / leaf * node
+        return 2 * leaves * node
 
 
 class MemoryWatch:

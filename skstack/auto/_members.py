@@ -294,7 +294,8 @@ def memory_profile(estimator):
         return kind, None
     params = estimator.estimator.get_params()
     return kind, {key: params.get(key)
-                  for key in ("n_estimators", "min_samples_leaf", "max_samples")}
+                  for key in ("n_estimators", "min_samples_leaf", "max_samples",
+                              "max_leaf_nodes")}
 
 
 def _fitted_status(bag, shrink):

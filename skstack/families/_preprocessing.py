@@ -450,10 +450,12 @@ class _OneHotPlan:
                     if column is not None:
                         out[i, offset + column] = 1.0
             offset += n_columns
-        if self.numeric:
-            numbers = frame.iloc[:, self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
-            numbers = np.where(np.isnan(numbers), self.fill, numbers)
-            out[:, offset:] = (numbers - self.mean) / self.scale
+        # Column by column: the temporaries of a whole numeric block would cost several
+        # copies of it on a large table, on top of the output.
+        for j, position in enumerate(self.numeric):
+            numbers = frame.iloc[:, position].to_numpy(dtype=np.float64, na_value=np.nan)
+            numbers = np.where(np.isnan(numbers), self.fill[j], numbers)
+            out[:, offset + j] = (numbers - self.mean[j]) / self.scale[j]
         return out
 
 

@@ -69,6 +69,10 @@ class PortfolioEntry:
 
 
 _BOOST = {"learning_rate": 0.05}
+# A forest's trees stop at this many leaves, as AutoGluon's do: uncapped, a tree grows a leaf
+# per few rows, so a forest's memory (and its prediction time) grows with the table (GBs at a
+# million rows); tables of under some 15,000 rows per tree never reach the cap.
+_FOREST = {"n_estimators": 300, "max_leaf_nodes": 15_000}
 
 DEFAULT = [
     PortfolioEntry("lightgbm", {**_BOOST, "n_estimators": 10_000}, 100),
@@ -76,8 +80,8 @@ DEFAULT = [
     PortfolioEntry("xgboost", {**_BOOST, "n_estimators": 10_000, "max_depth": 6}, 80),
     PortfolioEntry("lightgbm", {**_BOOST, "n_estimators": 10_000, "extra_trees": True,
                                 "num_leaves": 15}, 75, name="lightgbm_xt"),
-    PortfolioEntry("random_forest", {"n_estimators": 300, "max_features": "sqrt"}, 70),
-    PortfolioEntry("extra_trees", {"n_estimators": 300, "max_features": "sqrt"}, 65),
+    PortfolioEntry("random_forest", {**_FOREST, "max_features": "sqrt"}, 70),
+    PortfolioEntry("extra_trees", {**_FOREST, "max_features": "sqrt"}, 65),
     PortfolioEntry("lightgbm", {"learning_rate": 0.03, "n_estimators": 10_000,
                                 "num_leaves": 128, "min_child_samples": 5,
                                 "colsample_bytree": 0.9}, 60, name="lightgbm_large"),
@@ -120,7 +124,7 @@ def _large():
     for family in ("random_forest", "extra_trees"):
         for i, (features, leaf) in enumerate([(0.5, 1), (1.0, 1), ("log2", 2), (0.3, 5)]):
             entries.append(PortfolioEntry(family, {
-                "n_estimators": 300, "max_features": features, "min_samples_leaf": leaf},
+                **_FOREST, "max_features": features, "min_samples_leaf": leaf},
                 45 - i, name=f"{family}_v{i}", tier=1))
     for i, (sizes, dropout, rate) in enumerate([
         ((512, 256, 128), 0.2, 1e-3), ((128, 64), 0.0, 3e-3), ((256,), 0.3, 1e-3),
