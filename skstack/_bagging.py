@@ -178,6 +178,36 @@ def align_columns(values, codes, n_classes):
     return aligned
 
 
+class RowsOnDemand:
+    """A fitted preprocessing's output, computed for the rows a fold model reads when it
+    reads them.
+
+    Under a plan of one holdout split, each model reads two blocks of rows: the training
+    rows and the held-out ones. Computed for every row at once, a wide output (one-hot
+    columns) would be held whole plus a copy of most of it, the training block; computed
+    per block from the narrow input, only the block being read is. A row's output does not
+    depend on the other rows, so the blocks are those of the whole output.
+    """
+
+    def __init__(self, preprocessor, X):
+        self.preprocessor = preprocessor
+        self.X = X
+
+    def __len__(self):
+        return _num_samples(self.X)
+
+    def take(self, rows):
+        return self.preprocessor.transform(_safe_indexing(self.X, rows))
+
+    def whole(self):
+        return self.preprocessor.transform(self.X)
+
+
+def take_rows(X, rows):
+    """The rows ``rows`` of ``X``, an array, a frame or :class:`RowsOnDemand`."""
+    return X.take(rows) if isinstance(X, RowsOnDemand) else _safe_indexing(X, rows)
+
+
 def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, n_classes):
     """Fit one fold model and predict its held-out rows.
 
@@ -186,9 +216,9 @@ def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, n_c
     """
     estimator = _prepare(template, seed, threads)
     n_samples = _num_samples(X)
-    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+    X_train, y_train = take_rows(X, train), _safe_indexing(y, train)
     params = index_params(fit_params, train, n_samples)
-    X_test = _safe_indexing(X, test)
+    X_test = take_rows(X, test)
     with thread_limit(threads):
         start = perf_counter()
         if len(test) and hasattr(estimator, "fit_with_validation"):
@@ -446,8 +476,11 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         instead of predicting them with the models that saw them (a holdout split whose
         training rows' predictions nobody reads: predicting them is costly, and untimed).
         """
-        Xp, template = self._fit_preprocessing(X, shared)
-        if self._native_oof_applies(groups):
+        native = self._native_oof_applies(groups)
+        # One holdout split, no refit on all rows: a model reads two blocks of rows only.
+        blocks = plan is not None and len(plan) == 1 and not native and not self.refit_full
+        Xp, template = self._fit_preprocessing(X, shared, rows_on_demand=blocks)
+        if native:
             return self._fit_native(Xp, y, fit_params, template, deadline)
         if plan is None:
             plan = make_fold_plan(
@@ -469,12 +502,14 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
             return self.estimator.shared_preprocessing()
         return None, self.estimator
 
-    def _fit_preprocessing(self, X, shared=None):
+    def _fit_preprocessing(self, X, shared=None, rows_on_demand=False):
         """Fit the shared preprocessing (or take it from ``shared``); return its output.
 
         Bags of one layer see the same rows, so equal preprocessing (keyed by its repr,
         which states every parameter) is fitted once and the bags hold the same object,
-        which the layer then applies once per prediction.
+        which the layer then applies once per prediction. With ``rows_on_demand`` (a
+        holdout plan), a preprocessing that says it pays (``rows_on_demand(n_rows)``)
+        gives a :class:`RowsOnDemand` instead of its whole output.
         """
         preprocessor, template = self._split_preprocessing()
         if preprocessor is None:
@@ -483,11 +518,17 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         key = f"{type(preprocessor).__module__}.{preprocessor!r}"
         if shared is not None and key in shared:
             self.preprocessor_, Xp = shared[key]
-            return Xp, template
-        self.preprocessor_ = preprocessor
-        Xp = preprocessor.fit_transform(X)
-        if shared is not None:
-            shared[key] = (preprocessor, Xp)
+        else:
+            self.preprocessor_ = preprocessor
+            on_demand = getattr(preprocessor, "rows_on_demand", None)
+            if rows_on_demand and on_demand is not None and on_demand(_num_samples(X)):
+                Xp = RowsOnDemand(preprocessor.fit(X), X)
+            else:
+                Xp = preprocessor.fit_transform(X)
+            if shared is not None:
+                shared[key] = (preprocessor, Xp)
+        if isinstance(Xp, RowsOnDemand) and not rows_on_demand:
+            Xp = Xp.whole()  # a bag of this layer that reads every row
         return Xp, template
 
     def _preprocess(self, X):
@@ -697,7 +738,7 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
                 stacklevel=3,
             )
             total[uncovered] = self._average_models(
-                _safe_indexing(X, np.flatnonzero(uncovered)), self.estimators_
+                take_rows(X, np.flatnonzero(uncovered)), self.estimators_
             )
             counts[uncovered] = 1
         self._oof_counts = counts  # predictions per row: how later repeats average in

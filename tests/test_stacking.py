@@ -135,3 +135,42 @@ def test_auto_calls_only_the_documented_private_methods_of_the_blocks():
                     and not (isinstance(node.value, ast.Name) and node.value.id == "self")):
                 used.setdefault(node.attr, path.name)
     assert set(used) <= allowed, {name: used[name] for name in set(used) - allowed}
+
+
+def test_a_holdout_plan_computes_wide_preprocessing_per_block_with_the_same_result(
+        monkeypatch):
+    """Under one holdout split, a one-hot output is computed for the training block and
+    the held-out block as models read them, not for every row at once: the same numbers."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from skstack import _bagging
+    from skstack.families import FamilyModel, _preprocessing
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"x": rng.normal(size=600), "z": rng.normal(size=600),
+                      "city": rng.choice(["paris", "rome", "oslo", "kyiv"], size=600)})
+    y = (X["x"] + (X["city"] == "rome") + rng.normal(scale=0.5, size=600) > 0.5).astype(int)
+    plan = [(np.arange(0, 600, 2)[:250], np.arange(1, 600, 2))]  # some rows in neither
+    models = [("linear", FamilyModel(LogisticRegression())),
+              ("knn", FamilyModel(KNeighborsClassifier(5)))]
+    taken = []
+    original_take = _bagging.RowsOnDemand.take
+    monkeypatch.setattr(_bagging.RowsOnDemand, "take",
+                        lambda self, rows: taken.append(len(rows)) or original_take(self, rows))
+
+    def fitted(sample_rows):
+        monkeypatch.setattr(_preprocessing, "_FIT_SAMPLE_ROWS", sample_rows)
+        layer = StackLayer(models, cv=plan, scoring="neg_log_loss")
+        return layer, layer.fit_transform(X, y)
+
+    layer, oof = fitted(sample_rows=100)  # "large": fitted on a sample, rows on demand
+    # Each model reads its training rows, its held-out rows, then the 300 rows that no
+    # fold held out (predicted by the model that saw them).
+    assert taken == [250, 300, 300] * 2
+    taken.clear()
+    monkeypatch.setattr(_preprocessing._FramePreprocessor, "rows_on_demand",
+                        lambda self, n_rows: False)
+    eager_layer, eager_oof = fitted(sample_rows=100)
+    assert taken == []  # the whole output, computed at once
+    np.testing.assert_array_equal(np.asarray(oof), np.asarray(eager_oof))
+    np.testing.assert_array_equal(layer.transform(X.iloc[:50]), eager_layer.transform(X.iloc[:50]))

@@ -289,14 +289,32 @@ class _FramePreprocessor(TransformerMixin, BaseEstimator):
         )
 
     def fit(self, X, y=None):
-        self.fit_transform(X, y)
+        frame = as_frame(X)
+        if self.kind == "onehot" and len(frame) > _FIT_SAMPLE_ROWS:
+            self._fit_onehot(frame)  # on a sample: no need to transform every row
+        else:
+            self.fit_transform(frame, y)
         return self
+
+    def rows_on_demand(self, n_rows):
+        """Whether computing this output for the rows a model reads, when it reads them,
+        beats computing it for every row at once: one-hot output, many times wider than
+        its input, on a table large enough to be fitted on a sample."""
+        return self.kind == "onehot" and n_rows > _FIT_SAMPLE_ROWS
 
     def fit_transform(self, X, y=None):
         frame = as_frame(X)
         if self.kind == "ordinal":
             self.encoder_ = CategoryDtypeEncoder().fit(frame)
             return self._ordinal(frame)
+        if len(frame) > _FIT_SAMPLE_ROWS:
+            self._fit_onehot(frame)
+            return self.transform(frame)
+        return self._fit_onehot(frame)
+
+    def _fit_onehot(self, frame):
+        """Fit the one-hot transformer; its output for ``frame`` when it was fitted on
+        every row (None: fitted on a sample)."""
         objects = _strings_as_objects(frame)
         categorical = categorical_columns(objects)
         width = _ONEHOT_MAX_WIDTH // max(1, len(categorical))
@@ -312,7 +330,7 @@ class _FramePreprocessor(TransformerMixin, BaseEstimator):
         # fall into the infrequent column, as unseen ones do.
         sample = np.random.RandomState(0).choice(len(frame), _FIT_SAMPLE_ROWS, replace=False)
         self.transformer_.fit(objects.iloc[np.sort(sample)])
-        return self.transform(frame)
+        return None
 
     def transform(self, X):
         check_is_fitted(self)
