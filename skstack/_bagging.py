@@ -528,7 +528,10 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
             if shared is not None:
                 shared[key] = (preprocessor, Xp)
         if isinstance(Xp, RowsOnDemand) and not rows_on_demand:
-            Xp = Xp.whole()  # a bag of this layer that reads every row
+            # A bag that reads every row: computed once, for the layer's other bags too.
+            Xp = Xp.whole()
+            if shared is not None:
+                shared[key] = (self.preprocessor_, Xp)
         return Xp, template
 
     def _preprocess(self, X):
