@@ -43,6 +43,7 @@ from ._utils import (
     BudgetExceeded,
     ScoreMixin,
     index_params,
+    release_freed_memory,
     thread_budget,
     thread_limit,
     validate_X,
@@ -229,6 +230,8 @@ def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, n_c
             estimator.fit(X_train, y_train, **params)
         fit_time = perf_counter() - start
         pred = predict_aligned(estimator, X_test, method, n_classes) if len(test) else None
+    del X_train, y_train, X_test
+    release_freed_memory()
     return estimator, pred, fit_time
 
 

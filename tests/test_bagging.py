@@ -1,4 +1,5 @@
 import pickle
+import sys
 import time
 import warnings
 
@@ -428,3 +429,35 @@ def test_float32_probabilities_are_rescaled_to_sum_to_one():
     assert bag.oof_pred_.dtype == np.float64
     np.testing.assert_allclose(bag.oof_pred_.sum(1), 1.0, rtol=0, atol=1e-12)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=0, atol=1e-12)
+
+
+class _Fragmenting(ClassifierMixin, BaseEstimator):
+    """Allocates 250 MB in 64 KB pieces while fitting and keeps a tenth, as boosters do."""
+
+    def fit(self, X, y):
+        pieces = [np.ones(8000) for _ in range(4000)]
+        self.kept_ = pieces[::10]
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+    def predict(self, X):
+        return self.classes_[np.zeros(len(X), dtype=int)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_what_a_fold_model_freed_goes_back_to_the_system(n_jobs):
+    # The freed pieces sit between kept ones: glibc would keep them in the process.
+    import psutil
+
+    X, y = np.zeros((40, 2)), np.tile([0, 1], 20)
+    process = psutil.Process()
+    before = process.memory_info().rss
+    bag = BaggedOOFEstimator(_Fragmenting(), n_folds=4, n_jobs=n_jobs, random_state=0)
+    bag.fit(X, y)
+    grown = (process.memory_info().rss - before) / 2**20
+    kept = 4 * 400 * 8000 * 8 / 2**20  # 98 MB
+    assert grown < kept + 60

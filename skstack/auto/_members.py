@@ -16,7 +16,7 @@ from collections import Counter
 
 import numpy as np
 
-from .._utils import BudgetExceeded
+from .._utils import BudgetExceeded, release_freed_memory
 from ..families import family_of
 from ..families._base import preload_families
 from ._budget import MODEL_MEMORY_SHARE, PRELOAD_AHEAD, MemoryBudget, TimeBudget
@@ -245,6 +245,9 @@ class Trainer:
             warnings.warn(f"Model {name!r} failed and is left out: "
                           f"{type(error).__name__}: {error}", UserWarning, stacklevel=2)
             return None
+        finally:
+            # What the model's training freed, kept or failed, goes back before the next one.
+            release_freed_memory()
         self._saw_first_fold(family_label, bag.fold_fit_times_[0])
         self.prepared.add(kind)
         if self.refold:
