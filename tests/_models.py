@@ -66,3 +66,13 @@ def make_run(time_limit=100, task="classification", n_samples=1000, **params):
     budget = TimeBudget(time_limit)
     return FitRun(task, auto.get_params(deep=False), auto._settings(n_samples), budget,
                   Progress(verbose=0, start=budget.start))
+
+
+class WhereFitted(DummyClassifier):
+    """Records the process that fitted it (``pid_``)."""
+
+    def fit(self, X, y, sample_weight=None):
+        import os
+
+        self.pid_ = os.getpid()
+        return super().fit(X, y, sample_weight=sample_weight)

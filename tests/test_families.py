@@ -862,6 +862,36 @@ def test_a_fit_that_cannot_stop_runs_in_a_worker_ended_at_its_deadline():
         model.fit(X, y)
 
 
+def test_a_library_that_keeps_its_memory_fits_large_tables_in_a_process_of_its_own(
+        monkeypatch):
+    import psutil
+    from _models import WhereFitted
+    from catboost import CatBoostClassifier
+
+    from skstack.families import _base, _registry
+    from skstack.families._hard_stop import fit_in_own_process
+
+    X, y = np.zeros((20, 2)), np.arange(20) % 2
+    fitted = fit_in_own_process(WhereFitted(), X, y, {})
+    assert fitted.pid_ != os.getpid()
+    assert not psutil.pid_exists(fitted.pid_)  # the process ended, its memory with it
+    with pytest.raises(ValueError, match="strategy"):
+        fit_in_own_process(WhereFitted(strategy="?"), X, y, {})  # its errors are raised here
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "c": rng.choice(list("xyz"), 300)})
+    y = (X["a"] + (X["c"] == "x") > 0.5).astype(int)
+    here = FamilyModel(CatBoostClassifier(iterations=20, random_seed=0), max_time=60).fit(X, y)
+    calls = []
+    monkeypatch.setattr(_registry, "_CATBOOST_ISOLATED_CELLS", 100)
+    monkeypatch.setattr(_base, "fit_in_own_process",
+                        lambda *args, **kwargs: calls.append(1) or fit_in_own_process(
+                            *args, **kwargs))
+    there = FamilyModel(CatBoostClassifier(iterations=20, random_seed=0), max_time=60).fit(X, y)
+    assert calls == [1]
+    np.testing.assert_allclose(there.predict_proba(X), here.predict_proba(X))
+
+
 def test_many_level_columns_share_a_bounded_one_hot_width():
     from skstack.families._preprocessing import _FramePreprocessor
 

@@ -37,7 +37,7 @@ from sklearn.utils.validation import (
 )
 
 from .._utils import ScoreMixin, index_params
-from ._hard_stop import fit_with_hard_stop, warm_up_worker
+from ._hard_stop import fit_in_own_process, fit_with_hard_stop, warm_up_worker
 from ._preprocessing import check_frame, make_preprocessor
 
 __all__ = [
@@ -163,6 +163,11 @@ class Family:
         lies in the rows they keep rather than in training (KNN searches all of them at
         every prediction), the rows of ``X`` to fit on so that the model can still predict
         as many rows as it was given before ``deadline``; None keeps every row.
+    isolate : callable, default=None
+        ``isolate(X) -> bool``: whether to fit on the model input ``X`` in a process of its
+        own that exits after the fit (see :func:`~skstack.families._hard_stop.
+        fit_in_own_process`), for libraries that keep what a fit allocated for the life of
+        the process (CatBoost on large tables).
     small_batch_predict : callable, default=None
         ``small_batch_predict(estimator, X, method) -> array or None``: the prediction of
         a small batch without the estimator's per-call overhead (forests: their trees'
@@ -197,6 +202,7 @@ class Family:
     deadline: Callable = None
     grow: Callable = None
     subsample: Callable = None
+    isolate: Callable = None
     small_batch_predict: Callable = None
     to_predict_input: Callable = None
     preload: tuple = ()
@@ -614,7 +620,7 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         def timed_fit(n_rounds):
             probe = clone(self.estimator_).set_params(**{recipe.rounds_param: n_rounds})
             start = time.monotonic()
-            self._fit_until(probe, Xm, y, kwargs, fit_params, deadline)
+            probe = self._fit_until(probe, Xm, y, kwargs, fit_params, deadline)
             return probe, time.monotonic() - start
 
         short, long = _PROBE_ROUNDS
@@ -674,14 +680,14 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
             return fit_with_hard_stop(estimator, Xm, y, {**kwargs, **fit_params},
                                       hard_deadline, threads=self.n_jobs or 1)
         if deadline is None or (family.deadline is None and family.grow is None):
-            estimator.fit(Xm, y, **kwargs, **fit_params)
-            return estimator
+            return self._fit_call(estimator, Xm, y, {**kwargs, **fit_params})
         if family.deadline is not None:
             params, deadline_kwargs = family.deadline(estimator, deadline)
             configured = {key: estimator.get_params()[key] for key in params}
             estimator.set_params(**params)
             try:
-                estimator.fit(Xm, y, **_merge(kwargs, deadline_kwargs), **fit_params)
+                estimator = self._fit_call(estimator, Xm, y,
+                                           {**_merge(kwargs, deadline_kwargs), **fit_params})
             finally:
                 # The deadline hook holds a clock value and, for XGBoost, a local class
                 # that cannot be pickled: the fitted model keeps its configured params.
@@ -689,6 +695,16 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
                     estimator.set_params(**configured)
             return estimator
         family.grow(estimator, Xm, y, {**kwargs, **fit_params}, deadline)
+        return estimator
+
+    def _fit_call(self, estimator, Xm, y, fit_kwargs):
+        """``estimator.fit(Xm, y, **fit_kwargs)``; returns the fitted estimator, a copy when
+        the family's library keeps its memory and the table is large (``Family.isolate``):
+        then it is fitted in a process of its own, which takes that memory with it."""
+        isolate = self.family_.isolate
+        if isolate is not None and isolate(Xm):
+            return fit_in_own_process(estimator, Xm, y, fit_kwargs, threads=self.n_jobs or 1)
+        estimator.fit(Xm, y, **fit_kwargs)
         return estimator
 
     def fit(self, X, y, **fit_params):
