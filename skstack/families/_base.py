@@ -165,9 +165,9 @@ class Family:
         as many rows as it was given before ``deadline``; None keeps every row.
     isolate : callable, default=None
         ``isolate(X) -> bool``: whether to fit on the model input ``X`` in a process of its
-        own that exits after the fit (see :func:`~skstack.families._hard_stop.
-        fit_in_own_process`), for libraries that keep what a fit allocated for the life of
-        the process (CatBoost on large tables).
+        own that exits after the fit, for libraries that keep what a fit allocated for the
+        life of the process (CatBoost on large tables; see ``fit_in_own_process`` in
+        ``skstack/families/_hard_stop.py``).
     small_batch_predict : callable, default=None
         ``small_batch_predict(estimator, X, method) -> array or None``: the prediction of
         a small batch without the estimator's per-call overhead (forests: their trees'
