@@ -103,8 +103,9 @@ def fit_with_hard_stop(estimator, X, y, fit_kwargs, deadline, threads=1):
 def fit_in_own_process(estimator, X, y, fit_kwargs, threads=1):
     """``estimator`` fitted on ``X, y`` in a new process, which exits once it is done.
 
-    The fit stops itself (its deadline is among ``fit_kwargs``); an error in it is raised
-    here. ``threads`` caps the process's BLAS and OpenMP pools. Returns the fitted copy.
+    No deadline is enforced here: under one, the fit stops itself (its callback is among
+    ``fit_kwargs``). An error in the fit is raised here. ``threads`` caps the process's BLAS
+    and OpenMP pools. Returns the fitted copy.
     """
     from joblib.externals.loky.process_executor import ProcessPoolExecutor
 
