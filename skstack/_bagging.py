@@ -213,10 +213,15 @@ def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, n_c
     """Fit one fold model and predict its held-out rows.
 
     A model with a ``fit_with_validation(X, y, X_val, y_val, **fit_params)`` method receives
-    the held-out rows, so that it can early-stop on them (see :class:`BaggedOOFEstimator`).
+    the held-out rows, so that it can early-stop on them, and one with a
+    ``training_rows(y)`` method the training rows it keeps, taken before ``X`` (a
+    :class:`RowsOnDemand`) computes them (see :class:`BaggedOOFEstimator`).
     """
     estimator = _prepare(template, seed, threads)
     n_samples = _num_samples(X)
+    if hasattr(estimator, "training_rows"):
+        kept = estimator.training_rows(_safe_indexing(y, train))
+        train = train if kept is None else train[kept]
     X_train, y_train = take_rows(X, train), _safe_indexing(y, train)
     params = index_params(fit_params, train, n_samples)
     X_test = take_rows(X, test)
@@ -293,7 +298,10 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         ``shared_preprocessing()``, returning an unfitted transformer and the estimator to
         fit on its output, the transformer is fitted once on all rows and the fold models
         train on its output: unsupervised preprocessing (imputation, encoding, scaling)
-        done once instead of per fold, at fit and at predict.
+        done once instead of per fold, at fit and at predict. If it has
+        ``training_rows(y)``, each fold model trains on the training rows it returns
+        (positions among the fold's, or None for all), sampled before the preprocessing
+        is applied to them (:class:`~skstack.families.FamilyModel`'s ``max_rows``).
 
     n_folds : int or "auto", default="auto"
         Folds per repeat. ``"auto"`` uses ``min(8, max(5, n_samples // 10))``. When there are

@@ -22,7 +22,14 @@ from sklearn.utils import check_random_state
 
 from ._utils import SEED_MAX
 
-__all__ = ["default_n_folds", "held_out_rows", "holdout_plan", "make_fold_plan", "restrict_plan"]
+__all__ = [
+    "covering_sample",
+    "default_n_folds",
+    "held_out_rows",
+    "holdout_plan",
+    "make_fold_plan",
+    "restrict_plan",
+]
 
 # The largest validation part of a holdout plan (AutoGluon's cap).
 HOLDOUT_MAX_ROWS = 2500
@@ -266,3 +273,18 @@ def holdout_plan(y, *, classifier, fraction, random_state, groups=None):
     if any(len(np.unique(y[rows])) < len(classes) for rows in plan[0]):
         return None
     return plan
+
+
+def covering_sample(y, size, classifier, seed=0):
+    """``size`` random rows of ``y`` (sorted), at least one of each class for classifiers."""
+    y = np.asarray(y)
+    rng = np.random.RandomState(seed)
+    order = rng.permutation(len(y))
+    if not classifier:
+        return np.sort(order[:size])
+    _, first = np.unique(y[order], return_index=True)
+    chosen = np.zeros(len(y), dtype=bool)
+    chosen[order[first]] = True
+    rest = order[~chosen[order]][:max(0, size - chosen.sum())]
+    chosen[rest] = True
+    return np.flatnonzero(chosen)

@@ -280,7 +280,7 @@ def test_libraries_load_ahead_of_their_model_and_never_for_a_model_not_reached(
             name=kind.lower(), modules=("skstack_ahead_models",), classes=(f"{kind}Classifier",),
             classifier=f"skstack_ahead_models:{kind}Classifier", regressor="",
             preprocessing="onehot", requires=requires,
-            subsample=lambda estimator, X, y, deadline: None))
+            subsample=lambda estimator, X, y, deadline, n_predicted: None))
     # Ctrl-C in the third model: the fifth after it, the far one, is never reached.
     portfolio = [PortfolioEntry("linear", {}, 100),
                  PortfolioEntry(models.NearClassifier(), {}, 99, name="near"),

@@ -822,6 +822,50 @@ def test_knn_without_max_time_keeps_every_row():
     assert model.fit_rows_ is None and model.estimator_.n_samples_fit_ == 2500
 
 
+def test_max_rows_trains_on_a_sample_that_keeps_every_class_and_its_weights():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(500, 3))
+    y = (X[:, 0] > 0).astype(int)
+    y[:2] = 2  # a rare class must survive the sample
+    weights = rng.uniform(0.5, 2.0, size=500)
+    model = FamilyModel(LogisticRegression(), preprocessing="none", max_rows=120)
+    model.fit(X, y, sample_weight=weights)
+    kept = model.fit_rows_
+    assert len(kept) == 120 and set(y[kept]) == {0, 1, 2}
+    alone = LogisticRegression().fit(X[kept], y[kept], sample_weight=weights[kept])
+    np.testing.assert_allclose(model.estimator_.coef_, alone.coef_)
+    everything = FamilyModel(LogisticRegression(), preprocessing="none").fit(X, y)
+    assert everything.fit_rows_ is None
+    assert model.training_rows(y[:120]) is None  # no more rows than max_rows: all of them
+
+
+@pytest.mark.parametrize("family", ["knn", "random_forest"])
+def test_max_rows_native_oof_predicts_the_rows_left_out_as_new_rows(family):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + rng.normal(scale=0.5, size=400) > 0).astype(int)
+    estimator = (KNeighborsClassifier(5) if family == "knn"
+                 else RandomForestClassifier(n_estimators=30, random_state=0))
+    model = FamilyModel(estimator, preprocessing="none", max_rows=150)
+    oof = model.fit_oof(X, y)
+    kept = model.fit_rows_
+    assert oof.shape == (400, 2) and len(kept) == 150
+    others = np.setdiff1d(np.arange(400), kept)
+    np.testing.assert_allclose(oof[others], model.estimator_.predict_proba(X[others]))
+    # The kept rows are out-of-fold, not predictions by a model that trained on them.
+    assert not np.allclose(oof[kept], model.estimator_.predict_proba(X[kept]),
+                           equal_nan=True)
+
+
+def test_the_portfolio_caps_the_rows_of_its_linear_and_knn_models():
+    caps = {name: model.max_rows for name, model in build_estimators(task="classification")}
+    assert caps["linear"] == caps["knn_uniform"] == 100_000
+    assert caps["lightgbm"] is None and caps["random_forest"] is None
+
+
 def test_a_large_forest_short_of_time_draws_smaller_bootstrap_samples(monkeypatch):
     from sklearn.ensemble import RandomForestRegressor
 

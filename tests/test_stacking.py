@@ -174,3 +174,27 @@ def test_a_holdout_plan_computes_wide_preprocessing_per_block_with_the_same_resu
     assert taken == []  # the whole output, computed at once
     np.testing.assert_array_equal(np.asarray(oof), np.asarray(eager_oof))
     np.testing.assert_array_equal(layer.transform(X.iloc[:50]), eager_layer.transform(X.iloc[:50]))
+
+
+def test_a_model_with_max_rows_reads_the_rows_it_keeps_only(monkeypatch):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from skstack import _bagging
+    from skstack.families import FamilyModel, _preprocessing
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"x": rng.normal(size=600),
+                      "city": rng.choice(["paris", "rome", "oslo", "kyiv"], size=600)})
+    y = (X["x"] + (X["city"] == "rome") > 0.5).astype(int)
+    plan = [(np.arange(0, 500), np.arange(500, 600))]
+    models = [("knn", FamilyModel(KNeighborsClassifier(5), max_rows=120))]
+    taken = []
+    original_take = _bagging.RowsOnDemand.take
+    monkeypatch.setattr(_bagging.RowsOnDemand, "take",
+                        lambda self, rows: taken.append(len(rows)) or original_take(self, rows))
+    monkeypatch.setattr(_preprocessing, "_FIT_SAMPLE_ROWS", 100)  # rows on demand
+    layer = StackLayer(models, cv=plan, scoring="neg_log_loss").fit(X, y)
+    # The sample of the training rows is drawn before their one-hot block is computed;
+    # then the held-out rows, and the rows no fold held out (predicted by the model).
+    assert taken == [120, 100, 500]
+    assert layer.estimators_[0].estimators_[0].estimator_.n_samples_fit_ == 120

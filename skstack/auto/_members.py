@@ -306,10 +306,13 @@ def _fitted_status(bag, shrink):
     notes = []
     if shrink:
         notes.append(f"{shrink['estimator__n_estimators']} trees, for memory")
-    model = bag.estimators_[0]
+    model, n_rows = bag.estimators_[0], len(bag.oof_pred_)
+    cap = getattr(bag.estimator, "max_rows", None)
+    if cap is not None and n_rows > cap:
+        notes.append(f"trained on at most {cap} of {n_rows} rows (max_rows)")
     kept = getattr(model, "fit_rows_", None)
-    if kept is not None:
-        notes.append(f"kept {len(kept)} rows of {len(bag.oof_pred_)}, for time")
+    if kept is not None and len(kept) < min(cap or n_rows, n_rows):
+        notes.append(f"kept {len(kept)} rows of {n_rows}, for time")
     samples = getattr(getattr(model, "estimator_", None), "max_samples", None)
     configured = getattr(getattr(bag.estimator, "estimator", None), "max_samples", None)
     if isinstance(samples, int) and configured is None:

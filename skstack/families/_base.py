@@ -36,6 +36,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._folds import covering_sample
 from .._utils import ScoreMixin, index_params
 from ._hard_stop import fit_in_own_process, fit_with_hard_stop, warm_up_worker
 from ._preprocessing import check_frame, make_preprocessor
@@ -159,10 +160,16 @@ class Family:
         more) and stop at ``deadline``, keeping what was trained (forests: warm-started
         growth; a resumed linear solver; for ``max_time``).
     subsample : callable, default=None
-        ``subsample(estimator, X, y, deadline) -> rows or None``: for families whose cost
-        lies in the rows they keep rather than in training (KNN searches all of them at
-        every prediction), the rows of ``X`` to fit on so that the model can still predict
-        as many rows as it was given before ``deadline``; None keeps every row.
+        ``subsample(estimator, X, y, deadline, n_predicted) -> rows or None``: for
+        families whose cost lies in the rows they keep rather than in training (KNN
+        searches all of them at every prediction), the rows of ``X`` to fit on so that
+        the model can still predict ``n_predicted`` rows (its out-of-fold predictions)
+        before ``deadline``; None keeps every row.
+    max_rows : int, default=None
+        The most training rows a portfolio model of the family learns from (the
+        ``max_rows`` that :func:`~skstack.families.build_estimators` gives it): for
+        families whose accuracy stops growing with rows long before their time and
+        memory do. None: every row.
     isolate : callable, default=None
         ``isolate(X) -> bool``: whether to fit on the model input ``X`` in a process of its
         own that exits after the fit, for libraries that keep what a fit allocated for the
@@ -202,6 +209,7 @@ class Family:
     deadline: Callable = None
     grow: Callable = None
     subsample: Callable = None
+    max_rows: int = None
     isolate: Callable = None
     small_batch_predict: Callable = None
     to_predict_input: Callable = None
@@ -405,6 +413,16 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         converge at the configured learning rate (rounds x rate under 20), it trains at a
         higher rate (at most 0.2) that does, and records the factor in ``rate_scale_``.
 
+    max_rows : int, default=None
+        Train on at most this many rows: a larger training set is sampled at random
+        (every class kept), and the rows kept are recorded in ``fit_rows_``. For models
+        whose accuracy stops growing with rows long before their time and memory do
+        (the portfolio's linear and KNN models, see :attr:`Family.max_rows`). Inside a
+        :class:`~skstack.BaggedOOFEstimator`, each fold's sample is drawn before the bag's
+        shared preprocessing is applied to its rows (:meth:`training_rows`), so that a wide
+        encoding is computed for the sampled rows only. Out-of-fold predictions of the
+        rows left out (:meth:`fit_oof`) are those of new rows. None trains on every row.
+
     Attributes
     ----------
     estimator_ : estimator
@@ -428,8 +446,8 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         (no ``max_time``, no early stopping, or a family without a learning rate).
 
     fit_rows_ : ndarray or None
-        The training rows the model was fitted on when ``max_time`` made it keep a
-        subset (KNN); None when it used them all.
+        The training rows the model was fitted on when ``max_rows`` or ``max_time`` made
+        it keep a subset (KNN); None when it used them all.
 
     classes_ : ndarray of shape (n_classes,)
         Class labels (classifiers only).
@@ -460,6 +478,7 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_jobs": [None, Integral],
         "max_time": [None, Interval(Real, 0, None, closed="left")],
+        "max_rows": [None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -472,6 +491,7 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         validation_fraction=0.1,
         n_jobs=None,
         max_time=None,
+        max_rows=None,
     ):
         self.estimator = estimator
         self.preprocessing = preprocessing
@@ -480,6 +500,7 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_jobs = n_jobs
         self.max_time = max_time
+        self.max_rows = max_rows
 
     @property
     def family_(self):
@@ -649,17 +670,22 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         self.time_shortfall_ = max(1.0, wanted / highest / affordable(per_round))
         return False
 
-    def _train(self, Xm, y, kwargs, fit_params, deadline=None):
-        """Fit the configured model, stopping at ``deadline`` where the family can."""
+    def _train(self, Xm, y, kwargs, fit_params, deadline=None, n_predicted=None):
+        """Fit the configured model, stopping at ``deadline`` where the family can.
+
+        ``n_predicted``: the rows the fit is to predict by ``deadline`` (None: as many as
+        it trains on), which a family that subsamples its rows for time keeps time for.
+        """
         if "sample_weight" in fit_params and not has_fit_parameter(self.estimator_,
                                                                    "sample_weight"):
             # A portfolio mixes families; one that cannot weight rows still contributes.
             warnings.warn(f"{type(self.estimator_).__name__} does not support sample_weight: "
                           "it is fitted without the weights.", UserWarning, stacklevel=2)
             fit_params = {k: v for k, v in fit_params.items() if k != "sample_weight"}
-        self.estimator_ = self._fit_until(self.estimator_, Xm, y, kwargs, fit_params, deadline)
+        self.estimator_ = self._fit_until(self.estimator_, Xm, y, kwargs, fit_params, deadline,
+                                          n_predicted)
 
-    def _fit_until(self, estimator, Xm, y, kwargs, fit_params, deadline):
+    def _fit_until(self, estimator, Xm, y, kwargs, fit_params, deadline, n_predicted=None):
         """Fit ``estimator``, stopping at ``deadline`` (None: never); returns it fitted.
 
         A family with none of the ways to stop (``deadline``, ``grow``, ``subsample``)
@@ -667,7 +693,8 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         """
         family = self.family_
         if deadline is not None and family.subsample is not None:
-            rows = family.subsample(estimator, Xm, y, deadline)
+            rows = family.subsample(estimator, Xm, y, deadline,
+                                    n_predicted or _num_samples(Xm))
             if rows is not None:
                 self.fit_rows_ = rows
                 fit_params = index_params(fit_params, rows, _num_samples(Xm))
@@ -735,8 +762,47 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
                     _safe_indexing(X, val_idx), _safe_indexing(y, val_idx),
                     **index_params(fit_params, fit_idx, _num_samples(X)),
                 )
+        X, y, fit_params, capped = self._capped(X, y, fit_params)
         Xt, y = self._start(X, y)
-        return self._fit_model(Xt, y, None, fit_params)
+        return self._fit_model(Xt, y, None, fit_params)._record_kept(capped)
+
+    def training_rows(self, y):
+        """The rows of a training set with target ``y`` that the model learns from.
+
+        :class:`~skstack.BaggedOOFEstimator` calls this with each fold's training target
+        and hands the model those rows only, before its shared preprocessing turns them
+        into the model's input.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+            The training target.
+
+        Returns
+        -------
+        rows : ndarray or None
+            Sorted positions of the ``max_rows`` rows sampled (every class kept); None
+            when the model trains on every row.
+        """
+        if self.max_rows is None or y is None or _num_samples(y) <= self.max_rows:
+            return None
+        return covering_sample(column_or_1d(y), self.max_rows, is_classifier(self.estimator))
+
+    def _capped(self, X, y, fit_params):
+        """``X, y, fit_params`` of the rows :meth:`training_rows` keeps, and those rows."""
+        rows = self.training_rows(y)
+        if rows is None:
+            return X, y, fit_params, None
+        check_consistent_length(X, y)
+        return (_safe_indexing(X, rows), _safe_indexing(y, rows),
+                index_params(fit_params, rows, _num_samples(y)), rows)
+
+    def _record_kept(self, capped):
+        """``fit_rows_`` among the rows given to fit, the fit having trained on ``capped``
+        (None: all of them) and, within those, on its own ``fit_rows_``."""
+        if capped is not None:
+            self.fit_rows_ = capped if self.fit_rows_ is None else capped[self.fit_rows_]
+        return self
 
     def _holdout(self, X, y):
         """Training and validation row indices for early stopping outside of a bag."""
@@ -772,10 +838,11 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         self : FamilyModel
             The fitted model.
         """
+        X, y, fit_params, capped = self._capped(X, y, fit_params)
         Xt, y = self._start(X, y)
         use_validation = self.early_stopping is not False and self.family_.early_stopping
         if not use_validation:
-            return self._fit_model(Xt, y, None, fit_params)
+            return self._fit_model(Xt, y, None, fit_params)._record_kept(capped)
         X_val = self._check_X(X_val, reset=False)
         y_val = column_or_1d(y_val, warn=True)
         if hasattr(self, "classes_"):
@@ -784,8 +851,9 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
             X_val = _safe_indexing(X_val, known)
             y_val = np.searchsorted(self.classes_, y_val[known])
         if len(y_val) == 0:
-            return self._fit_model(Xt, y, None, fit_params)
-        return self._fit_model(Xt, y, (self._transform(X_val), y_val), fit_params)
+            return self._fit_model(Xt, y, None, fit_params)._record_kept(capped)
+        return self._fit_model(Xt, y, (self._transform(X_val), y_val),
+                               fit_params)._record_kept(capped)
 
     @available_if(lambda self: family_of(self.estimator).native_oof is not None)
     def fit_oof(self, X, y, **fit_params):
@@ -815,11 +883,13 @@ class FamilyModel(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         self.estimator_.set_params(**recipe.params(self.estimator_))
         Xm, input_kwargs = self._model_input(Xt)
         deadline = self._deadline()  # training and the OOF predictions share max_time
+        X_fit, y_fit, fit_params, capped = self._capped(Xm, y, fit_params)
         with warnings.catch_warnings():
             # A forest of few trees leaves rows in every bootstrap sample: the recipe
             # returns NaN for them, which the bag leaves out of its OOF score.
             warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
-            self._train(Xm, y, input_kwargs, fit_params, deadline)
+            self._train(X_fit, y_fit, input_kwargs, fit_params, deadline, len(y))
+        self._record_kept(capped)
         return recipe.predict(self.estimator_, Xm, y, self.fit_rows_, deadline)
 
     def full_fit_params(self, fold_estimators):

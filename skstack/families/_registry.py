@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from .._folds import covering_sample
 from .._utils import WARNING_FILTERS
 from ._base import EarlyStopping, Family, NativeOOF, register_family
 
@@ -400,7 +401,14 @@ def _forest_oob(model, X, y, rows=None, deadline=None):
         left_out[sample] = False
         out_of_bag |= left_out
     oof[~out_of_bag] = np.nan
-    return oof
+    if rows is None:
+        return oof
+    # Fitted on ``rows`` only (``max_rows``): the others never influenced it.
+    classifier = hasattr(model, "oob_decision_function_")
+    full = np.asarray(model.predict_proba(X) if classifier else model.predict(X),
+                      dtype=np.float64)
+    full[rows] = oof
+    return full
 
 
 # KNN under max_time. Its cost is the search, which grows with the rows it keeps times the
@@ -414,23 +422,8 @@ _KNN_SEARCH_SHARE = 0.8
 _KNN_BATCH = 4096
 
 
-def covering_sample(y, size, classifier, seed=0):
-    """``size`` random rows of ``y`` (sorted), at least one of each class for classifiers."""
-    y = np.asarray(y)
-    rng = np.random.RandomState(seed)
-    order = rng.permutation(len(y))
-    if not classifier:
-        return np.sort(order[:size])
-    _, first = np.unique(y[order], return_index=True)
-    chosen = np.zeros(len(y), dtype=bool)
-    chosen[order[first]] = True
-    rest = order[~chosen[order]][:max(0, size - chosen.sum())]
-    chosen[rest] = True
-    return np.flatnonzero(chosen)
-
-
-def _knn_rows(estimator, X, y, deadline):
-    """The rows a KNN model keeps to predict as many rows as it was given by ``deadline``.
+def _knn_rows(estimator, X, y, deadline, n_predicted):
+    """The rows a KNN model keeps to predict ``n_predicted`` rows by ``deadline``.
 
     None keeps all of them. The search cost is projected as linear in the rows kept, which
     a tree index beats: the estimate errs on the side of fewer rows.
@@ -442,7 +435,7 @@ def _knn_rows(estimator, X, y, deadline):
         return None
     classifier = is_classifier(estimator)
     per_pair = _search_seconds(estimator, X, y, classifier)
-    affordable = _KNN_SEARCH_SHARE * (deadline - time.monotonic()) / (n_rows * per_pair)
+    affordable = _KNN_SEARCH_SHARE * (deadline - time.monotonic()) / (n_predicted * per_pair)
     if affordable >= n_rows:
         return None
     return covering_sample(y, max(_KNN_MIN_ROWS, int(affordable)), classifier)
@@ -547,6 +540,13 @@ KNN_LOO = NativeOOF(lambda estimator: {}, _knn_leave_one_out)
 
 # ---- the families -------------------------------------------------------------------------
 
+# The rows a portfolio's linear and KNN models learn from (Family.max_rows). A linear model
+# has a coefficient per one-hot column (at most 512 per class): 100,000 rows estimate them
+# as well as millions do, and their one-hot input is 0.4 GB at most instead of 4 GB per
+# million rows. KNN's search grows with the rows it keeps; under a time limit it keeps
+# fewer still (_knn_rows).
+_LINEAR_MAX_ROWS = _KNN_MAX_ROWS = 100_000
+
 BUILTIN_FAMILIES = [
     Family(
         name="lightgbm", modules=("lightgbm.",),
@@ -592,13 +592,13 @@ BUILTIN_FAMILIES = [
         classes=("KNeighborsClassifier", "KNeighborsRegressor"),
         classifier="sklearn.neighbors:KNeighborsClassifier",
         regressor="sklearn.neighbors:KNeighborsRegressor", preprocessing="onehot",
-        native_oof=KNN_LOO, subsample=_knn_rows,
+        native_oof=KNN_LOO, subsample=_knn_rows, max_rows=_KNN_MAX_ROWS,
     ),
     Family(
         name="linear", modules=("sklearn.linear_model",),
         classifier="sklearn.linear_model:LogisticRegression",
         regressor="sklearn.linear_model:Ridge", preprocessing="onehot", threads_param=None,
-        grow=_linear_grow,
+        grow=_linear_grow, max_rows=_LINEAR_MAX_ROWS,
     ),
     Family(
         name="mlp", modules=("skstack.families._mlp",),

@@ -212,8 +212,8 @@ def _tiered_estimators(portfolio=None, *, task, excluded_families=()):
         name = base if seen[base] == 1 else f"{base}_{seen[base]}"
         # Boosting early-stops on a 10% holdout when it is fitted outside of a bag.
         early_stopping = True if family.early_stopping else "auto"
-        estimators.append((name, FamilyModel(estimator, early_stopping=early_stopping),
-                           entry.tier))
+        model = FamilyModel(estimator, early_stopping=early_stopping, max_rows=family.max_rows)
+        estimators.append((name, model, entry.tier))
     if missing:
         needs = {name: _FAMILIES[name].requires for name in sorted(missing)}
         warnings.warn(f"Families left out of the portfolio, their packages are not installed: "
