@@ -393,6 +393,34 @@ class _BaseAutoStack(BaseEstimator):
             time_limit=time_limit, random_state=seed)
         return pipeline
 
+    def export_onnx(self, path=None, *, X=None, tolerance=1e-5):
+        """The fitted ensemble as one ONNX model, scored without Python or skstack.
+
+        See :func:`skstack.export.export_onnx` (the ``onnx`` extra): the inputs, the
+        outputs and the members that convert. Models without weight in the ensemble are
+        left out: only its members (and the levels they stack on) need to convert.
+
+        Parameters
+        ----------
+        path : str or path-like, default=None
+            Where to write the model; None only returns it.
+        X : DataFrame or array-like, default=None
+            Rows to check the export on (the training rows, say): its predictions must
+            match :meth:`predict_proba` (or :meth:`predict`) within ``tolerance``.
+        tolerance : float, default=1e-5
+            The largest difference the check allows: absolute for probabilities,
+            relative for values above 1.
+
+        Returns
+        -------
+        model : onnx.ModelProto
+            The exported model.
+        """
+        from ..export import export_onnx
+
+        check_is_fitted(self)
+        return export_onnx(self, path, X=X, tolerance=tolerance)
+
     def get_model(self, name):
         """One model of the fitted ensemble as an ordinary fitted estimator.
 

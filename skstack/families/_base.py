@@ -184,6 +184,11 @@ class Family:
         ``to_predict_input(X, fit_kwargs) -> X``: the model input of
         ``to_model_input`` in the form the library predicts from without converting it
         again (CatBoost: a ``Pool``), made once for all the fold models of a bag.
+    onnx : callable, default=None
+        ``onnx(estimator, n_features) -> Converted``: a fitted estimator of the family,
+        reading ``n_features`` preprocessed columns, as an ONNX model (see
+        ``skstack/families/_onnx.py``), for :func:`~skstack.export.export_onnx`; None: the
+        family does not export.
     preload : tuple of str, default=()
         More modules that :func:`preload_families` imports in the background, after
         ``requires``: ones that the fit imports lazily (torch's optimizers import
@@ -213,6 +218,7 @@ class Family:
     isolate: Callable = None
     small_batch_predict: Callable = None
     to_predict_input: Callable = None
+    onnx: Callable = None
     preload: tuple = ()
     requires: tuple = ()
 

@@ -11,6 +11,15 @@ import pandas as pd
 from .._folds import covering_sample
 from .._utils import WARNING_FILTERS
 from ._base import EarlyStopping, Family, NativeOOF, register_family
+from ._onnx import (
+    catboost_onnx,
+    forest_onnx,
+    knn_onnx,
+    lightgbm_onnx,
+    linear_onnx,
+    mlp_onnx,
+    xgboost_onnx,
+)
 
 __all__ = ["BUILTIN_FAMILIES"]
 
@@ -553,7 +562,7 @@ BUILTIN_FAMILIES = [
         classifier="lightgbm:LGBMClassifier", regressor="lightgbm:LGBMRegressor",
         preprocessing="native", quiet={"verbose": -1}, early_stopping=LIGHTGBM_STOPPING,
         to_model_input=_lightgbm_input, deadline=_lightgbm_deadline, requires=("lightgbm",),
-        small_batch_predict=_lightgbm_small_predict,
+        small_batch_predict=_lightgbm_small_predict, onnx=lightgbm_onnx,
     ),
     Family(
         name="xgboost", modules=("xgboost.",),
@@ -561,7 +570,7 @@ BUILTIN_FAMILIES = [
         preprocessing="native", quiet={"verbosity": 0, "tree_method": "hist"},
         required={"enable_categorical": True}, to_model_input=_xgboost_input,
         input_params=_xgboost_types, early_stopping=XGBOOST_STOPPING,
-        deadline=_xgboost_deadline, requires=("xgboost",),
+        deadline=_xgboost_deadline, requires=("xgboost",), onnx=xgboost_onnx,
     ),
     Family(
         name="catboost", modules=("catboost.",),
@@ -571,6 +580,7 @@ BUILTIN_FAMILIES = [
         early_stopping=CATBOOST_STOPPING, to_model_input=_catboost_input,
         to_predict_input=_catboost_pool,
         deadline=_catboost_deadline, isolate=_catboost_isolate, requires=("catboost",),
+        onnx=catboost_onnx,
     ),
     Family(
         name="random_forest", modules=("sklearn.ensemble",),
@@ -578,6 +588,7 @@ BUILTIN_FAMILIES = [
         classifier="sklearn.ensemble:RandomForestClassifier",
         regressor="sklearn.ensemble:RandomForestRegressor", preprocessing="ordinal",
         native_oof=FOREST_OOB, grow=_forest_grow, small_batch_predict=_forest_small_predict,
+        onnx=forest_onnx,
     ),
     Family(
         name="extra_trees", modules=("sklearn.ensemble",),
@@ -585,27 +596,27 @@ BUILTIN_FAMILIES = [
         classifier="sklearn.ensemble:ExtraTreesClassifier",
         regressor="sklearn.ensemble:ExtraTreesRegressor", preprocessing="ordinal",
         small_batch_predict=_forest_small_predict,
-        native_oof=FOREST_OOB, grow=_forest_grow,
+        native_oof=FOREST_OOB, grow=_forest_grow, onnx=forest_onnx,
     ),
     Family(
         name="knn", modules=("sklearn.neighbors",),
         classes=("KNeighborsClassifier", "KNeighborsRegressor"),
         classifier="sklearn.neighbors:KNeighborsClassifier",
         regressor="sklearn.neighbors:KNeighborsRegressor", preprocessing="onehot",
-        native_oof=KNN_LOO, subsample=_knn_rows, max_rows=_KNN_MAX_ROWS,
+        native_oof=KNN_LOO, subsample=_knn_rows, max_rows=_KNN_MAX_ROWS, onnx=knn_onnx,
     ),
     Family(
         name="linear", modules=("sklearn.linear_model",),
         classifier="sklearn.linear_model:LogisticRegression",
         regressor="sklearn.linear_model:Ridge", preprocessing="onehot", threads_param=None,
-        grow=_linear_grow, max_rows=_LINEAR_MAX_ROWS,
+        grow=_linear_grow, max_rows=_LINEAR_MAX_ROWS, onnx=linear_onnx,
     ),
     Family(
         name="mlp", modules=("skstack.families._mlp",),
         classifier="skstack.families._mlp:MLPClassifier",
         regressor="skstack.families._mlp:MLPRegressor", preprocessing="onehot",
         early_stopping=MLP_STOPPING, deadline=_mlp_deadline, requires=("torch", "skorch"),
-        preload=("torch._dynamo",),
+        preload=("torch._dynamo",), onnx=mlp_onnx,
     ),
 ]
 
