@@ -11,6 +11,12 @@ same split as ``bench_auto.py``), then its predictions are timed on the held-out
   rows it receives (:class:`skstack.auto._deployment.InferenceCosts`), as shares of their
   sum.
 
+With ``--onnx``, the fitted model is also exported (:func:`skstack.export.export_onnx`)
+and the same rows are timed through onnxruntime, on inputs built beforehand (a model
+server receives arrays); the largest difference from ``predict_proba`` (``predict``) on
+the test rows is reported. Ensembles with members that do not convert (CatBoost on
+categorical columns) are fitted without those families: ``--exclude catboost``.
+
 Targets (issue "Fast predictions"): one row under 10 ms and a batch at 20,000 rows/s for
 best_quality. The machine must be otherwise idle.
 
@@ -18,7 +24,7 @@ Usage::
 
     python benchmarks/bench_predict.py [--datasets churn,...] [--preset best_quality]
         [--limit 60] [--models DIR] [--before CSV] [--csv benchmarks/results/predict.csv]
-        [--out benchmarks/results/predict.md]
+        [--out benchmarks/results/predict.md] [--onnx] [--exclude catboost]
 
 ``--models DIR`` keeps the fitted models (``DIR/<dataset>.joblib``) and times those found
 there instead of fitting again: the same models timed under two versions of the code
@@ -102,7 +108,36 @@ def parts(model, X):
     return dict(shares)
 
 
-def fitted(name, preset, limit, models):
+def onnx_timings(model, X):
+    """One-row milliseconds, batch rows/s and the largest gap from ``model`` of its ONNX
+    export, through onnxruntime on inputs built beforehand."""
+    import onnxruntime
+
+    from skstack.export import onnx_inputs
+
+    exported = model.export_onnx()
+    session = onnxruntime.InferenceSession(exported.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    output = "probabilities" if hasattr(model, "predict_proba") else "prediction"
+    rows = [onnx_inputs(exported, X.iloc[[i % len(X)]]) for i in range(ONE_ROW_CALLS)]
+    session.run([output], rows[0])
+    times = []
+    for feed in rows:
+        start = time.perf_counter()
+        session.run([output], feed)
+        times.append(time.perf_counter() - start)
+    batch = onnx_inputs(exported, X)
+    best = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        got = session.run([output], batch)[0]
+        best = min(best, time.perf_counter() - start)
+    gap = float(np.max(np.abs(np.asarray(_method(model)(X), dtype=np.float64) - got)))
+    return {"onnx_one_row_ms": 1000 * float(np.median(times)),
+            "onnx_batch_rows_per_s": len(X) / best, "onnx_max_gap": gap}
+
+
+def fitted(name, preset, limit, models, exclude=None):
     """The fitted model of ``name`` (from ``models`` when saved there) and its test rows."""
     import joblib
 
@@ -111,15 +146,16 @@ def fitted(name, preset, limit, models):
     if path is not None and path.exists():
         return info, joblib.load(path), X_test
     cls = AutoStackRegressor if info.task == "regression" else AutoStackClassifier
-    model = cls(presets=preset, time_limit=limit, random_state=0).fit(X_train, y_train)
+    model = cls(presets=preset, time_limit=limit, excluded_families=exclude,
+                random_state=0).fit(X_train, y_train)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         joblib.dump(model, path)
     return info, model, X_test
 
 
-def run(name, preset, limit, models=None):
-    info, model, X_test = fitted(name, preset, limit, models)
+def run(name, preset, limit, models=None, exclude=None, onnx=False):
+    info, model, X_test = fitted(name, preset, limit, models, exclude)
     layers = [layer for _, layer in model.pipeline_.steps[1:-1]]
     fold_models = sum(len(bag._models()) for layer in layers for bag in layer.estimators_)
     split = parts(model, X_test)
@@ -132,11 +168,13 @@ def run(name, preset, limit, models=None):
         "one_row_ms": one_row_ms(model, X_test),
         "batch_rows_per_s": batch_rows_per_second(model, X_test),
         "parts": ", ".join(f"{part} {seconds / total:.0%}" for part, seconds in top),
+        **(onnx_timings(model, X_test) if onnx else {}),
     }
 
 
-def write(frame, path, preset, limit, before=None):
+def write(frame, path, preset, limit, before=None, exclude=None):
     compared = before is not None
+    exported = "onnx_one_row_ms" in frame
     if compared:
         old = before.set_index("dataset")
         frame = frame.assign(
@@ -149,12 +187,18 @@ def write(frame, path, preset, limit, before=None):
         "Parts: the largest shares of one row's time, each part timed alone. Targets: one "
         "row under 10 ms, a batch at 20,000 rows/s."
         + (" Before: the same fitted models timed with the code before the lean "
-           "prediction path." if compared else ""),
+           "prediction path." if compared else "")
+        + (f" Fitted without the families {exclude}." if exclude else "")
+        + (" ONNX: the exported model through onnxruntime (inputs built beforehand); gap: "
+           "its largest difference from the model's own predictions of the test rows."
+           if exported else ""),
         "",
         "| dataset | task | test rows | levels | bags | fold models | one row (ms) "
         + ("| before (ms) " if compared else "") + "| batch (rows/s) "
-        + ("| before (rows/s) " if compared else "") + "| largest parts of one row |",
-        "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if compared else ""),
+        + ("| before (rows/s) " if compared else "") + "| largest parts of one row |"
+        + ("ONNX one row (ms) | ONNX batch (rows/s) | ONNX gap |" if exported else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if compared else "")
+        + ("---|---|---|" if exported else ""),
     ]
     for row in frame.itertuples():
         lines.append(
@@ -162,15 +206,21 @@ def write(frame, path, preset, limit, before=None):
             f"| {row.fold_models} | {row.one_row_ms:.1f} "
             + (f"| {row.before_ms:.1f} " if compared else "")
             + f"| {row.batch_rows_per_s:,.0f} "
-            + (f"| {row.before_rows:,.0f} " if compared else "") + f"| {row.parts} |")
+            + (f"| {row.before_rows:,.0f} " if compared else "") + f"| {row.parts} |"
+            + (f" {row.onnx_one_row_ms:.2f} | {row.onnx_batch_rows_per_s:,.0f} "
+               f"| {row.onnx_max_gap:.1e} |" if exported else ""))
     lines += ["", f"Median one row: {frame.one_row_ms.median():.1f} ms"
                   + (f" (before: {frame.before_ms.median():.1f} ms)" if compared else "")
                   + f"; median batch: {frame.batch_rows_per_s.median():,.0f} rows/s"
                   + (f" (before: {frame.before_rows.median():,.0f})" if compared else "")
-                  + ".", "",
+                  + "."
+                  + (f" ONNX: median one row {frame.onnx_one_row_ms.median():.2f} ms, median "
+                     f"batch {frame.onnx_batch_rows_per_s.median():,.0f} rows/s."
+                     if exported else ""), "",
               f"Written by `python benchmarks/bench_predict.py --preset {preset} "
               f"--limit {limit:g}" + (" --models DIR --before CSV" if compared else "")
-              + "`."]
+              + (" --onnx" if exported else "")
+              + (f" --exclude {','.join(exclude)}" if exclude else "") + "`."]
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -183,15 +233,18 @@ def main():
     parser.add_argument("--before", default=None)
     parser.add_argument("--csv", default=str(HERE / "results" / "predict.csv"))
     parser.add_argument("--out", default=str(HERE / "results" / "predict.md"))
+    parser.add_argument("--onnx", action="store_true")
+    parser.add_argument("--exclude", default=None, help="families to fit without")
     args = parser.parse_args()
+    exclude = None if args.exclude is None else args.exclude.split(",")
     rows = []
     for name in args.datasets.split(","):
-        rows.append(run(name, args.preset, args.limit, args.models))
+        rows.append(run(name, args.preset, args.limit, args.models, exclude, args.onnx))
         print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
     frame.to_csv(args.csv, index=False)
     before = None if args.before is None else pd.read_csv(args.before)
-    write(frame, args.out, args.preset, args.limit, before)
+    write(frame, args.out, args.preset, args.limit, before, exclude)
 
 
 if __name__ == "__main__":
