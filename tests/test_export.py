@@ -126,6 +126,54 @@ def test_the_mlp_exports_from_its_weights(task):
     export_onnx(model, X=X)
 
 
+def _converted_prediction(estimator, X):
+    from skstack.families import family_of
+
+    converted = family_of(estimator).onnx(estimator, X.shape[1])
+    session = onnxruntime.InferenceSession(converted.model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    return session.run([converted.output_name], {"X": X.astype(converted.dtype)})[0]
+
+
+@pytest.mark.parametrize("objective", ["binary", "multiclass", "regression", "poisson"])
+def test_lightgbm_converts_its_categories_and_missing_values_in_float64(objective):
+    import lightgbm
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 3))
+    X[:, 2] = rng.randint(0, 12, size=2000)
+    X[::5, 0], X[::9, 2] = np.nan, np.nan
+    y = (np.nan_to_num(X[:, 0]) > 0) ^ np.isin(X[:, 2], [1, 4, 7])
+    y = y + (X[:, 1] > 0.5) * (objective == "multiclass")
+    new = X[:200].copy()
+    new[::3, 1], new[::4, 2] = np.nan, 30  # missing where the fit saw none; unseen codes
+    if objective in ("binary", "multiclass"):
+        model = lightgbm.LGBMClassifier(n_estimators=60, verbose=-1)
+        model.fit(X, y, categorical_feature=[2])
+        expected = model.predict_proba(new)
+    else:
+        model = lightgbm.LGBMRegressor(n_estimators=60, objective=objective, verbose=-1)
+        model.fit(X, np.exp(y + X[:, 1]), categorical_feature=[2])
+        expected = model.predict(new)[:, None]
+    np.testing.assert_allclose(_converted_prediction(model, new), expected, rtol=1e-6,
+                               atol=1e-7)
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_knn_converts_as_scikit_learn_weighs_its_neighbours(weights):
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(300, 4)), rng.randint(0, 3, size=300)
+    rows = np.vstack([rng.normal(size=(50, 4)), X[:10]])  # some at distance 0
+    classifier = KNeighborsClassifier(7, weights=weights).fit(X, y)
+    np.testing.assert_allclose(_converted_prediction(classifier, rows),
+                               classifier.predict_proba(rows), atol=1e-12)
+    regressor = KNeighborsRegressor(7, weights=weights).fit(X, y * 1.5)
+    np.testing.assert_allclose(_converted_prediction(regressor, rows).ravel(),
+                               regressor.predict(rows), atol=1e-12)
+
+
 def test_an_array_fit_exports_on_its_columns():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 3))

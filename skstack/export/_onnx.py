@@ -42,9 +42,14 @@ def export_onnx(estimator, path=None, *, X=None, tolerance=1e-5):
     CatBoost trained without categorical columns; so do the encoder's passed-through and
     dropped columns. Others (CatBoost on categories, text, image or datetime columns)
     raise :class:`NotConvertible`, naming every such member: leave them out of the
-    portfolio (``excluded_families``) or refit without them. KNN's neighbours at equal
-    distances from a row are the runtime's choice, not necessarily scikit-learn's: on
-    tables of repeated values its predictions can differ (the check says by how much).
+    portfolio (``excluded_families``) or refit without them.
+
+    One level alone predicts as the estimator does within float32 rounding. Two caveats,
+    which the check measures: KNN's neighbours at equal distances from a row are the
+    runtime's choice, not necessarily scikit-learn's; and in a stack, a first-level
+    probability that the runtime rounds differently in its last float32 bit can cross a
+    threshold of an upper-level tree, which changes the prediction of a few rows in a
+    thousand (by up to 0.006 in probability on the shared tables).
 
     Parameters
     ----------
@@ -293,6 +298,9 @@ def _model(graph, model, features, n_classes):
     out = graph.op("Cast", [out], to=_DOUBLE)
     if n_classes is None:
         return graph.op("Reshape", [out, graph.const([-1, 1], np.int64)])
+    if converted.renormalise:
+        out = graph.op("Div", [out, graph.op("ReduceSum", [out, graph.const([1], np.int64)],
+                                             keepdims=1)])
     if len(model.classes_) == n_classes:
         return out
     # A fold that lacked a class: its columns spread over all the codes (missing ones 0).
@@ -397,9 +405,12 @@ def _check(model, estimator, X, classification, tolerance):
     else:
         expected, got = estimator.predict(X), outputs["prediction"]
         scale = np.maximum(1.0, np.abs(expected))  # float32 trees: relative on large values
-    gap = float(np.max(np.abs(np.asarray(expected, dtype=np.float64) - got) / scale))
-    if not gap <= tolerance:
-        raise ValueError(f"The exported model's predictions differ from the estimator's by "
-                         f"up to {gap:.3g} (tolerance {tolerance:g}"
-                         + ("" if classification else ", relative above 1") + ").")
+    gaps = np.abs(np.asarray(expected, dtype=np.float64) - got) / scale
+    gaps = gaps.reshape(len(gaps), -1).max(axis=1)
+    if not gaps.max() <= tolerance:
+        raise ValueError(
+            f"The exported model's predictions differ from the estimator's by up to "
+            f"{gaps.max():.3g} (tolerance {tolerance:g}"
+            + ("" if classification else ", relative above 1")
+            + f"), on {int((gaps > tolerance).sum())} of {len(gaps)} rows.")
 

@@ -28,12 +28,15 @@ class NotConvertible(ValueError):
 @dataclass
 class Converted:
     """A converted model: ``model`` (ModelProto) reads ``input_name`` (``dtype`` float32
-    or float64, shape ``(n_rows, n_features)``) and writes ``output_name``."""
+    or float64, shape ``(n_rows, n_features)``) and writes ``output_name``;
+    ``renormalise``: its probabilities are float32, which a bag divides by their sum in
+    float64 (``skstack._bagging.predict_aligned``)."""
 
     model: object
     input_name: str
     dtype: type
     output_name: str
+    renormalise: bool = False
 
 
 def _outputs(model, classifier):
@@ -45,12 +48,174 @@ def _outputs(model, classifier):
 
 
 def lightgbm_onnx(estimator, n_features):
-    from onnxmltools import convert_lightgbm
-    from onnxmltools.convert.common.data_types import FloatTensorType
+    """LightGBM's trees with their thresholds in float64, as LightGBM compares them.
 
-    model = convert_lightgbm(estimator, initial_types=[("X", FloatTensorType([None, n_features]))],
-                             zipmap=False, target_opset=OPSET)
-    return Converted(model, "X", np.float32, _outputs(model, hasattr(estimator, "classes_")))
+    LightGBM reads features as float64, unlike XGBoost and scikit-learn's trees (float32):
+    onnxmltools' float32 thresholds send a value within 1e-7 of one the other way, which
+    upper levels (whose features are probabilities, close to the thresholds learned on
+    them) do on a few rows in a thousand. The trees are read from ``dump_model`` (the
+    early-stopped iteration), as one ``TreeEnsembleRegressor`` of raw scores over float64
+    input, and the objective's link applied in float64.
+    """
+    from onnx import TensorProto, helper
+
+    dump = estimator.booster_.dump_model()
+    objective = dump["objective"].split()
+    n_scores = dump["num_class"]
+    if dump.get("average_output") or objective[0] not in _LIGHTGBM_LINKS:
+        raise NotConvertible(f"LightGBM's objective {dump['objective']!r} does not convert.")
+    trees = _TreeTable()
+    for index, tree in enumerate(dump["tree_info"]):
+        trees.add_lightgbm(index, tree["tree_structure"], index % n_scores)
+    nodes = [trees.node("X", "raw", n_scores),
+             helper.make_node("Cast", ["raw"], ["raw64"], to=TensorProto.DOUBLE)]
+    nodes += _LIGHTGBM_LINKS[objective[0]](objective, "raw64", "out")
+    graph = helper.make_graph(
+        nodes, "lightgbm",
+        [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])],
+        [helper.make_tensor_value_info("out", TensorProto.DOUBLE, None)],
+        initializer=[])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
+                                                    helper.make_opsetid("ai.onnx.ml", ML_OPSET)])
+    return Converted(model, "X", np.float64, "out")
+
+
+def _constant(name, value):
+    """A Constant node holding the float64 ``value``."""
+    from onnx import helper, numpy_helper
+
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(
+        np.asarray(value, np.float64), name))
+
+
+def _sigmoid(objective, raw, out):
+    """Binary: ``[1 - p, p]`` with ``p = sigmoid(s * raw)`` (the objective's ``sigmoid:s``)."""
+    from onnx import helper
+
+    scale = next((float(part.split(":")[1]) for part in objective
+                  if part.startswith("sigmoid:")), 1.0)
+    return [_constant("scale", [scale]), _constant("one", [1.0]),
+            helper.make_node("Mul", [raw, "scale"], ["scaled"]),
+            helper.make_node("Sigmoid", ["scaled"], ["positive"]),
+            helper.make_node("Sub", ["one", "positive"], ["negative"]),
+            helper.make_node("Concat", ["negative", "positive"], [out], axis=1)]
+
+
+def _softmax(objective, raw, out):
+    from onnx import helper
+
+    return [helper.make_node("Softmax", [raw], [out], axis=1)]
+
+
+def _identity(objective, raw, out):
+    from onnx import helper
+
+    return [helper.make_node("Identity", [raw], [out])]
+
+
+def _exp(objective, raw, out):
+    from onnx import helper
+
+    return [helper.make_node("Exp", [raw], [out])]
+
+
+# Raw scores -> what the estimator predicts, by LightGBM objective.
+_LIGHTGBM_LINKS = {
+    "binary": _sigmoid, "multiclass": _softmax,
+    **{name: _identity for name in ("regression", "regression_l1", "huber", "fair",
+                                    "quantile", "mape")},
+    **{name: _exp for name in ("poisson", "gamma", "tweedie")},
+}
+
+
+class _TreeTable:
+    """The attributes of one ``TreeEnsembleRegressor``, node by node, thresholds and leaf
+    values in float64."""
+
+    def __init__(self):
+        self.attributes = {key: [] for key in (
+            "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes",
+            "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
+            "target_treeids", "target_nodeids", "target_ids")}
+        self.values, self.weights = [], []
+        self._next = 0  # the next node id within the tree being added
+
+    def _new(self, tree, mode, feature=0, value=0.0, missing_true=False):
+        node_id, self._next = self._next, self._next + 1
+        a = self.attributes
+        a["nodes_treeids"].append(tree)
+        a["nodes_nodeids"].append(node_id)
+        a["nodes_featureids"].append(feature)
+        a["nodes_modes"].append(mode)
+        a["nodes_truenodeids"].append(0)
+        a["nodes_falsenodeids"].append(0)
+        a["nodes_missing_value_tracks_true"].append(int(missing_true))
+        self.values.append(float(value))
+        return len(self.values) - 1  # the node's position, to set its children
+
+    def _children(self, position, true_id, false_id):
+        self.attributes["nodes_truenodeids"][position] = true_id
+        self.attributes["nodes_falsenodeids"][position] = false_id
+
+    def add_lightgbm(self, tree, structure, target):
+        """Add the LightGBM tree ``structure`` (from ``dump_model``) as tree ``tree``,
+        whose leaves add to the score ``target``."""
+        self._next = 0
+        self._lightgbm_node(tree, structure, target)
+
+    def _lightgbm_node(self, tree, node, target):
+        if "split_feature" not in node:
+            position = self._new(tree, "LEAF")
+            node_id = self.attributes["nodes_nodeids"][position]
+            self.attributes["target_treeids"].append(tree)
+            self.attributes["target_nodeids"].append(node_id)
+            self.attributes["target_ids"].append(target)
+            self.weights.append(float(node["leaf_value"]))
+            return node_id
+        feature = int(node["split_feature"])
+        missing = node.get("missing_type", "None")
+        if missing == "Zero":
+            raise NotConvertible("LightGBM trained with zero_as_missing does not convert.")
+        if node["decision_type"] == "==":
+            return self._categorical(tree, node, target, feature, missing)
+        threshold = float(node["threshold"])
+        position = self._new(tree, "BRANCH_LEQ", feature, threshold,
+                             missing_true=bool(node.get("default_left", True))
+                             if missing == "NaN" else threshold >= 0.0)  # else NaN reads 0
+        left = self._lightgbm_node(tree, node["left_child"], target)
+        right = self._lightgbm_node(tree, node["right_child"], target)
+        self._children(position, left, right)
+        return self.attributes["nodes_nodeids"][position]
+
+    def _categorical(self, tree, node, target, feature, missing):
+        """A set of categories as a chain of equality tests, each sending a match left.
+
+        As LightGBM decides: a value in the set goes left, any other right; NaN goes
+        right when missing values were seen, else it is read as category 0.
+        """
+        categories = [float(c) for c in str(node["threshold"]).split("||")]
+        chain = [self._new(tree, "BRANCH_EQ", feature, category,
+                           missing_true=missing != "NaN" and category == 0.0)
+                 for category in categories]
+        left = self._lightgbm_node(tree, node["left_child"], target)
+        right = self._lightgbm_node(tree, node["right_child"], target)
+        ids = [self.attributes["nodes_nodeids"][position] for position in chain]
+        for k, position in enumerate(chain):
+            self._children(position, left, ids[k + 1] if k + 1 < len(chain) else right)
+        return ids[0]
+
+    def node(self, input_name, output_name, n_targets):
+        """The ``TreeEnsembleRegressor`` node of the table (raw scores, float32)."""
+        from onnx import helper, numpy_helper
+
+        return helper.make_node(
+            "TreeEnsembleRegressor", [input_name], [output_name], domain="ai.onnx.ml",
+            n_targets=n_targets, aggregate_function="SUM", post_transform="NONE",
+            nodes_values_as_tensor=numpy_helper.from_array(np.asarray(self.values,
+                                                                      np.float64)),
+            target_weights_as_tensor=numpy_helper.from_array(np.asarray(self.weights,
+                                                                        np.float64)),
+            **self.attributes)
 
 
 def xgboost_onnx(estimator, n_features):
@@ -60,7 +225,8 @@ def xgboost_onnx(estimator, n_features):
     with _each_node_numbered_once():
         model = convert_xgboost(estimator, target_opset=OPSET,
                                 initial_types=[("X", FloatTensorType([None, n_features]))])
-    return Converted(model, "X", np.float32, _outputs(model, hasattr(estimator, "classes_")))
+    classifier = hasattr(estimator, "classes_")
+    return Converted(model, "X", np.float32, _outputs(model, classifier), renormalise=classifier)
 
 
 @contextmanager
@@ -169,9 +335,64 @@ def linear_onnx(estimator, n_features):
 
 
 def knn_onnx(estimator, n_features):
-    # The distances through onnxruntime's CDist, not a Scan over the training rows: a
-    # subgraph that cannot be inlined, and slower.
-    return sklearn_onnx(estimator, n_features, np.float64, optim="cdist")
+    """A neighbour search written out, as scikit-learn's KNN predicts (euclidean).
+
+    skl2onnx's KNN weights neighbours otherwise than scikit-learn (``weights="distance"``
+    differs by 0.4 in probability) and loops in a subgraph. Here the distances of a batch
+    to every kept row are expanded (``|x|^2 - 2 x.t + |t|^2``, one product) to find
+    twice ``n_neighbors`` candidates, whose exact distances then choose the neighbours and
+    weigh them (all the weight to rows at distance 0, as scikit-learn gives it).
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    metric = getattr(estimator, "effective_metric_", None)
+    if metric != "euclidean" or estimator.weights not in ("uniform", "distance"):
+        raise NotConvertible("only KNN with the euclidean metric and uniform or distance "
+                             "weights converts.")
+    train = np.asarray(estimator._fit_X, dtype=np.float64)
+    k = int(estimator.n_neighbors)
+    candidates = min(len(train), 2 * k)
+    classifier = hasattr(estimator, "classes_")
+    targets = (np.eye(len(estimator.classes_))[estimator._y] if classifier
+               else np.asarray(estimator._y, dtype=np.float64).reshape(len(train), -1))
+    constants = {"T": train, "Tt": train.T.copy(), "Tsq": (train ** 2).sum(axis=1)[None, :],
+                 "Y": targets, "two": np.array([2.0]), "zero": np.array([0.0]),
+                 "K1": np.array([candidates], np.int64), "K": np.array([k], np.int64),
+                 "ax1": np.array([1], np.int64), "ax2": np.array([2], np.int64)}
+    node = helper.make_node
+    nodes = [
+        node("Mul", ["X", "X"], ["x2"]), node("ReduceSum", ["x2", "ax1"], ["xsq"], keepdims=1),
+        node("MatMul", ["X", "Tt"], ["cross"]), node("Mul", ["cross", "two"], ["cross2"]),
+        node("Sub", ["xsq", "cross2"], ["d2a"]), node("Add", ["d2a", "Tsq"], ["d2"]),
+        node("TopK", ["d2", "K1"], ["_", "cand"], axis=1, largest=0, sorted=1),
+        node("Gather", ["T", "cand"], ["tc"], axis=0),
+        node("Unsqueeze", ["X", "ax1"], ["xu"]), node("Sub", ["tc", "xu"], ["diff"]),
+        node("Mul", ["diff", "diff"], ["sq"]),
+        node("ReduceSum", ["sq", "ax2"], ["dsq"], keepdims=0), node("Sqrt", ["dsq"], ["dist"]),
+        node("TopK", ["dist", "K"], ["dk", "pos"], axis=1, largest=0, sorted=1),
+        node("GatherElements", ["cand", "pos"], ["idx"], axis=1),
+        node("Gather", ["Y", "idx"], ["yk"], axis=0),  # (rows, k, outputs)
+    ]
+    if estimator.weights == "uniform":
+        nodes += [node("Mul", ["dk", "zero"], ["w0"]), node("Sub", ["w0", "zero"], ["w1"]),
+                  node("Equal", ["w1", "w1"], ["ones"]), node("Cast", ["ones"], ["w"], to=11)]
+    else:
+        nodes += [node("Equal", ["dk", "zero"], ["at0"]), node("Cast", ["at0"], ["at0f"], to=11),
+                  node("ReduceMax", ["at0f"], ["any0"], axes=[1], keepdims=1),
+                  node("Greater", ["any0", "zero"], ["some0"]),
+                  node("Reciprocal", ["dk"], ["inv"]),
+                  node("Where", ["some0", "at0f", "inv"], ["w"])]
+    nodes += [node("Unsqueeze", ["w", "ax2"], ["wu"]), node("Mul", ["yk", "wu"], ["weighted"]),
+              node("ReduceSum", ["weighted", "ax1"], ["num"], keepdims=0),
+              node("ReduceSum", ["w", "ax1"], ["den"], keepdims=1),
+              node("Div", ["num", "den"], ["out"])]
+    graph = helper.make_graph(
+        nodes, "knn", [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])],
+        [helper.make_tensor_value_info("out", TensorProto.DOUBLE, None)],
+        initializer=[numpy_helper.from_array(np.asarray(value), name)
+                     for name, value in constants.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return Converted(model, "X", np.float64, "out")
 
 
 def mlp_onnx(estimator, n_features):
