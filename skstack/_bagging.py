@@ -219,10 +219,11 @@ def fit_fold(template, X, y, train, test, fit_params, seed, threads, method, n_c
     """
     estimator = _prepare(template, seed, threads)
     n_samples = _num_samples(X)
-    if hasattr(estimator, "training_rows"):
-        kept = estimator.training_rows(_safe_indexing(y, train))
-        train = train if kept is None else train[kept]
-    X_train, y_train = take_rows(X, train), _safe_indexing(y, train)
+    y_train = _safe_indexing(y, train)
+    kept = estimator.training_rows(y_train) if hasattr(estimator, "training_rows") else None
+    if kept is not None:
+        train, y_train = train[kept], _safe_indexing(y_train, kept)
+    X_train = take_rows(X, train)
     params = index_params(fit_params, train, n_samples)
     X_test = take_rows(X, test)
     with thread_limit(threads):

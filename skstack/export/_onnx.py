@@ -19,7 +19,7 @@ from ..families._base import FamilyModel, family_of
 from ..families._onnx import NotConvertible, sklearn_onnx
 from ..families._preprocessing import as_strings
 from ._graph import Graph
-from ._preprocessing import _MISSING, Column, preprocessed
+from ._preprocessing import _MISSING, Column, categorical_names, preprocessed
 
 __all__ = ["NotConvertible", "export_onnx", "onnx_inputs"]
 
@@ -100,14 +100,13 @@ def export_onnx(estimator, path=None, *, X=None, tolerance=1e-5):
         last = level == len(layers)
         columns = _layer(graph, layer, level, columns, failures,
                          only=used if last else None)
-    if not failures:
-        blend = _blend(graph, selector, used, columns)
     if failures:
         listed = "; ".join(f"level {level} {name!r}: {why.rstrip('.')}"
                            for level, name, why in failures)
         raise NotConvertible(
             f"Models of the ensemble that do not convert to ONNX: {listed}. Leave their "
             "families out (excluded_families) or fit without them.")
+    blend = _blend(graph, selector, used, columns)
     outputs = _outputs(graph, blend, classes, threshold)
     model = graph.model(inputs, outputs, metadata)
     if X is not None:
@@ -171,13 +170,12 @@ def _pipeline_of(estimator):
 
 
 def _raw_columns(pipeline):
-    """``(encoder input columns, encoder output columns)``: names, in order."""
+    """The names of the columns the encoder hands the first level, in order."""
     encoder, layer = pipeline.steps[0][1], pipeline.steps[1][1]
     if isinstance(encoder, str) and encoder == "passthrough":
         names = getattr(layer, "feature_names_in_", None)
-        names = ([f"x{i}" for i in range(layer.n_features_in_)] if names is None
-                 else [str(name) for name in names])
-        return names, names
+        return ([f"x{i}" for i in range(layer.n_features_in_)] if names is None
+                else [str(name) for name in names])
     fed = [str(name) for name in encoder.feature_names_in_]
     out = []
     for name, transformer, selected in encoder.transformers_:
@@ -190,7 +188,7 @@ def _raw_columns(pipeline):
             continue
         raise NotConvertible(f"The column encoder's {name!r} branch (columns {selected}) "
                              "does not convert to ONNX.")
-    return fed, out
+    return out
 
 
 def _passes_through(transformer):
@@ -203,25 +201,11 @@ def _passes_through(transformer):
     return isinstance(transformer, FunctionTransformer) and transformer.func is None
 
 
-def _categorical_names(layer):
-    """The columns that the first level's preprocessing treats as categories."""
-    names = set()
-    for bag in layer.estimators_:
-        preprocessor = bag.preprocessor_
-        inner = getattr(preprocessor, "encoder_", preprocessor)
-        if hasattr(inner, "categories_"):
-            names.update(str(name) for name in inner.categories_)
-        plan = (preprocessor._onehot_plan() if hasattr(preprocessor, "_onehot_plan")
-                and getattr(preprocessor, "transformer_", None) is not None else None)
-        if plan:
-            names.update(str(plan.columns[position]) for position, *_ in plan.categorical)
-    return names
-
-
 def _inputs(graph, pipeline):
     """The first level's columns, the model's inputs, and the metadata that names them."""
-    _, used = _raw_columns(pipeline)
-    categorical = _categorical_names(pipeline.steps[1][1])
+    used = _raw_columns(pipeline)
+    categorical = {name for bag in pipeline.steps[1][1].estimators_
+                   for name in categorical_names(bag.preprocessor_)}
     numbers = [name for name in used if name not in categorical]
     categories = [name for name in used if name in categorical]
     inputs, columns = [], {}

@@ -25,7 +25,7 @@ from ..families._preprocessing import (
 )
 from ._graph import ML_DOMAIN
 
-__all__ = ["Column", "preprocessed"]
+__all__ = ["Column", "categorical_names", "preprocessed"]
 
 _MISSING = ""  # how a missing category is fed to the exported model
 
@@ -53,6 +53,20 @@ def preprocessed(graph, preprocessor, columns):
         return _onehot(graph, preprocessor, columns)
     raise NotConvertible(f"The preprocessing {type(preprocessor).__name__} does not "
                          "convert to ONNX.")
+
+
+def categorical_names(preprocessor):
+    """The names of the columns ``preprocessor`` (fitted; None: no preprocessing) reads
+    as categories."""
+    if isinstance(preprocessor, CategoryDtypeEncoder):
+        return [str(name) for name in preprocessor.categories_]
+    if isinstance(preprocessor, _FramePreprocessor) and preprocessor.kind == "ordinal":
+        return [str(name) for name in preprocessor.encoder_.categories_]
+    if isinstance(preprocessor, _FramePreprocessor) and preprocessor.kind == "onehot":
+        plan = preprocessor._onehot_plan()
+        return [] if plan is None else [str(plan.columns[position])
+                                        for position, *_ in plan.categorical]
+    return []
 
 
 def _in_order(fitted, columns):

@@ -4,8 +4,8 @@ A converter takes a fitted estimator of its family (the ``estimator_`` of a fold
 and the width of its input, and gives a :class:`Converted` model: one input, ``X``, of
 the model's preprocessed columns, and an output of its class probabilities (in the order
 of the estimator's ``classes_``, no ZipMap) or its predicted values. onnxmltools converts
-LightGBM and XGBoost, skl2onnx scikit-learn's forests, linear models and KNN, CatBoost
-exports itself, and the MLP's kept weights are written out.
+XGBoost, skl2onnx scikit-learn's forests and linear models, and CatBoost exports itself;
+LightGBM's trees, the KNN search and the MLP's kept weights are written out here.
 """
 
 from contextlib import contextmanager
@@ -51,11 +51,10 @@ def lightgbm_onnx(estimator, n_features):
     """LightGBM's trees with their thresholds in float64, as LightGBM compares them.
 
     LightGBM reads features as float64, unlike XGBoost and scikit-learn's trees (float32):
-    onnxmltools' float32 thresholds send a value within 1e-7 of one the other way, which
-    upper levels (whose features are probabilities, close to the thresholds learned on
-    them) do on a few rows in a thousand. The trees are read from ``dump_model`` (the
-    early-stopped iteration), as one ``TreeEnsembleRegressor`` of raw scores over float64
-    input, and the objective's link applied in float64.
+    float32 thresholds (onnxmltools') would send a value within 1e-7 of one the other
+    way. The trees are read from ``dump_model`` (the early-stopped iteration), as one
+    ``TreeEnsembleRegressor`` of raw scores over float64 input, and the objective's link
+    applied in float64.
     """
     from onnx import TensorProto, helper
 
@@ -70,14 +69,22 @@ def lightgbm_onnx(estimator, n_features):
     nodes = [trees.node("X", "raw", n_scores),
              helper.make_node("Cast", ["raw"], ["raw64"], to=TensorProto.DOUBLE)]
     nodes += _LIGHTGBM_LINKS[objective[0]](objective, "raw64", "out")
+    return _written(nodes, [], n_features, np.float64)
+
+
+def _written(nodes, initializers, n_features, dtype):
+    """The Converted model of ``nodes``, written here: input ``X`` of ``dtype``, float64
+    output ``out``."""
+    from onnx import TensorProto, helper
+
+    element = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
     graph = helper.make_graph(
-        nodes, "lightgbm",
-        [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])],
+        nodes, "model", [helper.make_tensor_value_info("X", element, [None, n_features])],
         [helper.make_tensor_value_info("out", TensorProto.DOUBLE, None)],
-        initializer=[])
+        initializer=initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
                                                     helper.make_opsetid("ai.onnx.ml", ML_OPSET)])
-    return Converted(model, "X", np.float64, "out")
+    return Converted(model, "X", dtype, "out")
 
 
 def _constant(name, value):
@@ -101,30 +108,23 @@ def _sigmoid(objective, raw, out):
             helper.make_node("Concat", ["negative", "positive"], [out], axis=1)]
 
 
-def _softmax(objective, raw, out):
-    from onnx import helper
+def _one_op(op_type, **attributes):
+    """A link of one operator: ``op_type(raw)``."""
 
-    return [helper.make_node("Softmax", [raw], [out], axis=1)]
+    def link(objective, raw, out):
+        from onnx import helper
 
+        return [helper.make_node(op_type, [raw], [out], **attributes)]
 
-def _identity(objective, raw, out):
-    from onnx import helper
-
-    return [helper.make_node("Identity", [raw], [out])]
-
-
-def _exp(objective, raw, out):
-    from onnx import helper
-
-    return [helper.make_node("Exp", [raw], [out])]
+    return link
 
 
 # Raw scores -> what the estimator predicts, by LightGBM objective.
 _LIGHTGBM_LINKS = {
-    "binary": _sigmoid, "multiclass": _softmax,
-    **{name: _identity for name in ("regression", "regression_l1", "huber", "fair",
-                                    "quantile", "mape")},
-    **{name: _exp for name in ("poisson", "gamma", "tweedie")},
+    "binary": _sigmoid, "multiclass": _one_op("Softmax", axis=1),
+    **{name: _one_op("Identity") for name in ("regression", "regression_l1", "huber", "fair",
+                                              "quantile", "mape")},
+    **{name: _one_op("Exp") for name in ("poisson", "gamma", "tweedie")},
 }
 
 
@@ -293,16 +293,15 @@ def catboost_onnx(estimator, n_features):
     return Converted(model, model.graph.input[0].name, np.float32, output)
 
 
-def sklearn_onnx(estimator, n_features, dtype, **options):
+def sklearn_onnx(estimator, n_features, dtype):
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     tensor = FloatTensorType if dtype == np.float32 else DoubleTensorType
     classifier = hasattr(estimator, "classes_")
-    options = {**options, **({"zipmap": False} if classifier else {})}
     model = convert_sklearn(estimator, initial_types=[("X", tensor([None, n_features]))],
                             target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
-                            options={id(estimator): options} if options else None)
+                            options={id(estimator): {"zipmap": False}} if classifier else None)
     return Converted(model, "X", dtype, _outputs(model, classifier))
 
 
@@ -343,7 +342,7 @@ def knn_onnx(estimator, n_features):
     twice ``n_neighbors`` candidates, whose exact distances then choose the neighbours and
     weigh them (all the weight to rows at distance 0, as scikit-learn gives it).
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     metric = getattr(estimator, "effective_metric_", None)
     if metric != "euclidean" or estimator.weights not in ("uniform", "distance"):
@@ -356,7 +355,7 @@ def knn_onnx(estimator, n_features):
     targets = (np.eye(len(estimator.classes_))[estimator._y] if classifier
                else np.asarray(estimator._y, dtype=np.float64).reshape(len(train), -1))
     constants = {"T": train, "Tt": train.T.copy(), "Tsq": (train ** 2).sum(axis=1)[None, :],
-                 "Y": targets, "two": np.array([2.0]), "zero": np.array([0.0]),
+                 "Y": targets, "two": np.array([2.0]),
                  "K1": np.array([candidates], np.int64), "K": np.array([k], np.int64),
                  "ax1": np.array([1], np.int64), "ax2": np.array([2], np.int64)}
     node = helper.make_node
@@ -374,25 +373,20 @@ def knn_onnx(estimator, n_features):
         node("Gather", ["Y", "idx"], ["yk"], axis=0),  # (rows, k, outputs)
     ]
     if estimator.weights == "uniform":
-        nodes += [node("Mul", ["dk", "zero"], ["w0"]), node("Sub", ["w0", "zero"], ["w1"]),
-                  node("Equal", ["w1", "w1"], ["ones"]), node("Cast", ["ones"], ["w"], to=11)]
+        nodes.append(node("ReduceMean", ["yk"], ["out"], axes=[1], keepdims=0))
     else:
+        constants["zero"] = np.array([0.0])
         nodes += [node("Equal", ["dk", "zero"], ["at0"]), node("Cast", ["at0"], ["at0f"], to=11),
                   node("ReduceMax", ["at0f"], ["any0"], axes=[1], keepdims=1),
                   node("Greater", ["any0", "zero"], ["some0"]),
                   node("Reciprocal", ["dk"], ["inv"]),
-                  node("Where", ["some0", "at0f", "inv"], ["w"])]
-    nodes += [node("Unsqueeze", ["w", "ax2"], ["wu"]), node("Mul", ["yk", "wu"], ["weighted"]),
-              node("ReduceSum", ["weighted", "ax1"], ["num"], keepdims=0),
-              node("ReduceSum", ["w", "ax1"], ["den"], keepdims=1),
-              node("Div", ["num", "den"], ["out"])]
-    graph = helper.make_graph(
-        nodes, "knn", [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])],
-        [helper.make_tensor_value_info("out", TensorProto.DOUBLE, None)],
-        initializer=[numpy_helper.from_array(np.asarray(value), name)
-                     for name, value in constants.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    return Converted(model, "X", np.float64, "out")
+                  node("Where", ["some0", "at0f", "inv"], ["w"]),
+                  node("Unsqueeze", ["w", "ax2"], ["wu"]), node("Mul", ["yk", "wu"], ["weighted"]),
+                  node("ReduceSum", ["weighted", "ax1"], ["num"], keepdims=0),
+                  node("ReduceSum", ["w", "ax1"], ["den"], keepdims=1),
+                  node("Div", ["num", "den"], ["out"])]
+    return _written(nodes, [numpy_helper.from_array(np.asarray(value), name)
+                            for name, value in constants.items()], n_features, np.float64)
 
 
 def mlp_onnx(estimator, n_features):
@@ -421,8 +415,4 @@ def mlp_onnx(estimator, n_features):
                                                  "mean")]
         nodes += [helper.make_node("Mul", [hidden, "scale"], ["scaled"]),
                   helper.make_node("Add", ["scaled", "mean"], ["out"])]
-    graph = helper.make_graph(
-        nodes, "mlp", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, n_features])],
-        [helper.make_tensor_value_info("out", TensorProto.DOUBLE, None)], initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    return Converted(model, "X", np.float32, "out")
+    return _written(nodes, initializers, n_features, np.float32)
