@@ -190,7 +190,7 @@ def test_ctrl_c_during_an_mlp_epoch_stops_the_whole_fit(monkeypatch):
     monkeypatch.setattr(_mlp, "_deadline_callback", lambda deadline: CtrlC())
     # Its imports done first: still loading when its turn comes, the MLP would be skipped.
     mlp_family = family_of(_mlp.MLPClassifier())
-    for module in mlp_family.requires + mlp_family.preload:
+    for module in mlp_family.requires:
         importlib.import_module(module)
     X, y = make_classification(n_samples=300, n_features=5, random_state=0)
     portfolio = [PortfolioEntry("linear", {}, 3),

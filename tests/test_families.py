@@ -362,6 +362,45 @@ def test_mlp_is_seeded_and_deterministic():
 
 
 @pytest.mark.skipif("mlp" not in SMALL, reason="the nn extra is not installed")
+def test_mlp_trains_without_importing_torch_dynamo():
+    # In a fresh process: another test may have imported torch._dynamo in this one.
+    import subprocess
+    import sys
+
+    script = """
+import sys
+import numpy as np
+import torch
+from skstack.families import MLPClassifier
+from skstack.families._mlp import _dynamo_wrapped, _eager_adamw
+X = np.random.default_rng(0).normal(size=(200, 4)); y = (X[:, 0] > 0).astype(int)
+for validation in (None, 0.2):
+    MLPClassifier(max_epochs=3, validation_fraction=validation).fit(X, y)
+assert "torch._dynamo" not in sys.modules, "torch._dynamo was imported"
+assert not any(hasattr(fn, "__dynamo_disable") for fn in _dynamo_wrapped(_eager_adamw()))
+import torch._dynamo  # imported by the user: the next fit leaves torch as it is
+MLPClassifier(max_epochs=3).fit(X, y)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.skipif("mlp" not in SMALL, reason="the nn extra is not installed")
+def test_mlp_predictions_equal_those_of_torch_adamw(monkeypatch):
+    import torch
+
+    from skstack.families import MLPRegressor, _mlp
+
+    X = np.random.default_rng(1).normal(size=(150, 4))
+    y = X[:, 0] - 2 * X[:, 1]
+    eager = MLPRegressor(max_epochs=4, random_state=0).fit(X, y).predict(X)
+    monkeypatch.setattr(_mlp, "_eager_adamw", lambda: torch.optim.AdamW)
+    plain = MLPRegressor(max_epochs=4, random_state=0).fit(X, y).predict(X)
+    np.testing.assert_array_equal(eager, plain)
+
+
+@pytest.mark.skipif("mlp" not in SMALL, reason="the nn extra is not installed")
 def test_mlp_max_time_stops_inside_an_epoch():
     import time
 

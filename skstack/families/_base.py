@@ -189,10 +189,6 @@ class Family:
         reading ``n_features`` preprocessed columns, as an ONNX model (see
         ``skstack/families/_onnx.py``), for :func:`~skstack.export.export_onnx`; None: the
         family does not export.
-    preload : tuple of str, default=()
-        More modules that :func:`preload_families` imports in the background, after
-        ``requires``: ones that the fit imports lazily (torch's optimizers import
-        ``torch._dynamo`` on their first use: 3 s on two cores).
     requires : tuple of str, default=()
         Modules the family needs at fit time (its optional extra); a portfolio leaves the
         family out, with a warning, when one is missing.
@@ -219,7 +215,6 @@ class Family:
     small_batch_predict: Callable = None
     to_predict_input: Callable = None
     onnx: Callable = None
-    preload: tuple = ()
     requires: tuple = ()
 
     def available(self):
@@ -231,7 +226,7 @@ class Family:
     def loading(self):
         """Whether :func:`preload_families` is still importing a module the family needs."""
         return any(module in _LOADING and not _LOADING[module].is_set()
-                   for module in self.requires + self.preload)
+                   for module in self.requires)
 
     def matches(self, estimator):
         cls = type(estimator)
@@ -269,7 +264,7 @@ def preload_families(families):
         warm_up_worker()
     with _LOADING_LOCK:
         modules = list(dict.fromkeys(
-            module for family in families for module in family.requires + family.preload
+            module for family in families for module in family.requires
             if module not in sys.modules and module not in _LOADING))
         if not modules:
             return

@@ -5,6 +5,7 @@ extra). Categorical columns reach the network one-hot encoded through the ``mlp`
 preprocessing; the estimators themselves take numeric input.
 """
 
+import threading
 import time
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -188,7 +189,7 @@ class _BaseMLP(BaseEstimator):
             module__dropout=self.dropout,
             module__seed=seed,
             criterion=getattr(torch.nn, self._loss),
-            optimizer=torch.optim.AdamW,
+            optimizer=_eager_adamw(),
             optimizer__weight_decay=self.weight_decay,
             lr=self.learning_rate,
             batch_size=self.batch_size,
@@ -201,7 +202,7 @@ class _BaseMLP(BaseEstimator):
             verbose=self.verbose,
         )
         self.device_ = net.device
-        with _torch_threads(self.n_jobs):
+        with _torch_threads(self.n_jobs), _dynamo_left_unloaded(net.optimizer):
             net.fit(X, y_model)
         if getattr(net, "interrupted_", False):
             raise KeyboardInterrupt
@@ -333,6 +334,92 @@ def _torch_threads(n_jobs):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+_EAGER = {}
+
+
+def _eager_adamw():
+    """``torch.optim.AdamW`` whose ``step`` does not import ``torch._dynamo``.
+
+    torch wraps an optimizer's ``step`` in a function that imports ``torch._dynamo`` on
+    every call (to mark graph breaks for ``torch.compile``) and turns gradients off. The
+    network is never compiled: the class calls the update itself under ``no_grad``, the
+    same arithmetic (its predictions equal those of ``torch.optim.AdamW``). Where a torch
+    release has no such wrapper, its ``step`` is used as it is.
+    """
+    if "adamw" not in _EAGER:
+        import torch
+
+        base = torch.optim.AdamW
+        update = getattr(base.step, "__wrapped__", None)
+
+        class EagerAdamW(base):
+            def step(self, closure=None):
+                if update is None:
+                    return super().step(closure)
+                with torch.no_grad():
+                    return update(self, closure)
+
+        EagerAdamW.__name__ = EagerAdamW.__qualname__ = "AdamW"
+        _EAGER["adamw"] = EagerAdamW
+    return _EAGER["adamw"]
+
+
+_DYNAMO_LOCK = threading.Lock()
+_DYNAMO_USERS = []  # one entry per fit inside _dynamo_left_unloaded; the marks it set
+
+
+def _dynamo_wrapped(optimizer):
+    """The functions that decorators wrap in the classes of ``optimizer`` and in their
+    modules (the functional updates): among them, those ``torch._disable_dynamo`` wraps,
+    whose wrapper imports ``torch._dynamo`` on its first call unless the function carries
+    its disabled version as ``__dynamo_disable``."""
+    import sys
+
+    namespaces = []
+    for klass in optimizer.__mro__[:-1]:
+        if klass.__module__.startswith("torch."):
+            namespaces += [vars(klass), vars(sys.modules[klass.__module__])]
+    return list({id(fn): fn for namespace in namespaces for value in namespace.values()
+                 if callable(fn := getattr(value, "__wrapped__", None))}.values())
+
+
+@contextmanager
+def _dynamo_left_unloaded(optimizer):
+    """Train without importing ``torch._dynamo`` when nothing else has.
+
+    torch's optimizers mark their methods as never compiled through a wrapper that
+    imports ``torch._dynamo`` on its first call: 144 MB of memory for the process's life
+    and 3 s on two cores, for a network that is never compiled. Inside this block the
+    wrapped functions carry themselves as their disabled version (the wrapper's cache),
+    so the import never happens; the marks are removed afterwards, so that a user's own
+    ``torch.compile`` later in the process behaves as torch intends. Where torch works
+    otherwise, the import simply happens, as before.
+    """
+    import sys
+
+    if "torch._dynamo" in sys.modules:
+        yield
+        return
+    with _DYNAMO_LOCK:
+        if not _DYNAMO_USERS:
+            marks = [fn for fn in _dynamo_wrapped(optimizer)
+                     if getattr(fn, "__dynamo_disable", None) is None]
+            for fn in marks:
+                fn.__dynamo_disable = fn
+            _DYNAMO_USERS.append(marks)
+        else:
+            _DYNAMO_USERS.append(_DYNAMO_USERS[0])
+    try:
+        yield
+    finally:
+        with _DYNAMO_LOCK:
+            marks = _DYNAMO_USERS.pop()
+            if not _DYNAMO_USERS:
+                for fn in marks:
+                    if getattr(fn, "__dynamo_disable", None) is fn:
+                        del fn.__dynamo_disable
 
 
 def _dataset(X, y):

@@ -616,7 +616,7 @@ BUILTIN_FAMILIES = [
         classifier="skstack.families._mlp:MLPClassifier",
         regressor="skstack.families._mlp:MLPRegressor", preprocessing="onehot",
         early_stopping=MLP_STOPPING, deadline=_mlp_deadline, requires=("torch", "skorch"),
-        preload=("torch._dynamo",), onnx=mlp_onnx,
+        onnx=mlp_onnx,
     ),
 ]
 
