@@ -75,3 +75,32 @@ def test_infer_limit_too_small_keeps_one_level_and_one_model_with_a_warning():
     assert [name for name, _ in clf.pipeline_.steps] == ["encoder", "layer1", "selector"]
     assert len(clf.pipeline_["layer1"].named_estimators_) == 1
     assert clf.predict(X[:3]).shape == (3,)
+
+
+def test_infer_limit_gives_the_accuracy_latency_front():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 10))
+    y = (X @ rng.normal(size=10) + rng.normal(size=300) > 0).astype(int)
+    portfolio = [PortfolioEntry(SlowToPredict(), {}, 3, name="slow"),
+                 PortfolioEntry("knn", {"n_neighbors": 15}, 2)]
+    params = dict(portfolio=portfolio, presets="good_quality", refit=False, n_folds=3,
+                  random_state=0, infer_limit_batch_size=1)
+    assert AutoStackClassifier(**params).fit(X, y).inference_front_ is None
+    generous = AutoStackClassifier(**params, infer_limit=100.0).fit(X, y)
+    front = generous.inference_front_
+    assert list(front.columns) == ["level", "models", "n_models", "oof_score",
+                                   "seconds_per_row", "deployed"]
+    # Fastest first, each row better than every faster one; one model at the fast end.
+    assert front["seconds_per_row"].is_monotonic_increasing
+    assert front["oof_score"].is_monotonic_increasing and len(front) >= 2
+    assert front["n_models"].iloc[0] == 1 and "slow" not in front["models"].iloc[0]
+    assert "slow" in front["models"].iloc[-1]
+    # A generous limit deploys the best ensemble; one between two rows, the row within it.
+    assert front["deployed"].tolist() == [False] * (len(front) - 1) + [True]
+    assert set(generous.pipeline_["layer1"].named_estimators_) == set(front["models"].iloc[-1])
+    between = np.sqrt(front["seconds_per_row"].iloc[-2] * front["seconds_per_row"].iloc[-1])
+    tight = AutoStackClassifier(**params, infer_limit=between).fit(X, y)
+    row = tight.inference_front_.set_index("models").loc[[front["models"].iloc[-2]]]
+    assert row["deployed"].item()
+    assert set(tight.pipeline_["layer1"].named_estimators_) == set(front["models"].iloc[-2])
+    assert tight.ensemble_score_ == pytest.approx(front["oof_score"].iloc[-2])

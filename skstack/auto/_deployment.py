@@ -9,10 +9,12 @@ choice (:func:`meet_infer_limit`). :func:`deployed_ensemble` assembles what a fi
 predict with one model each.
 """
 
+import copy
 import time
 import warnings
 
 import numpy as np
+import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
@@ -187,44 +189,144 @@ def deployed_ensemble(run, X, y, sample_weight, encoder, layers):
 def meet_infer_limit(run, X, y, sample_weight, encoder, layers):
     """The layers and selector of the best ensemble found within ``infer_limit``.
 
-    The kept ensemble is timed on ``infer_limit_batch_size`` training rows. A stack
-    that is too slow falls back to its first level (each upper model needs every model
-    below it). Then every bag's time is measured once, and while the ensemble's
-    estimate (the sum of its parts) is over the limit, the model whose removal saves
-    the most time leaves the candidates and the ensemble is selected again among the
-    rest. The kept ensemble is always pruned. Returns the layers, the selector and
+    The stack's ensemble is timed on ``infer_limit_batch_size`` training rows, and its
+    first level is searched (each upper model needs every model below it): every bag's
+    time is measured once, and from the ensemble of all the level's models, the model
+    whose removal saves the most time leaves the candidates and the ensemble is selected
+    again among the rest, down to one model (:func:`_walk_front`). Of the stack and
+    those ensembles, the one of best out-of-fold score within the limit is kept (the
+    fastest when none is), pruned. The front of the ensembles tried (no other both
+    faster and better) is ``run.inference_front``. Returns the layers, the selector and
     their measured seconds per row.
     """
     limit = run.options.infer_limit
+    points, stack = [], None
     if len(layers) > 1:
         trial, selector = selection_among(run, layers[-1], None, y, sample_weight)
         stacked = layers[:-1] + [trial]
         pipeline = make_pipeline(encoder, stacked, selector)
         batch = measurement_rows(X, _measurement_batch(run, X, pipeline))
         per_row = time_per_row(pipeline, batch)
-        if per_row <= limit:
-            return stacked, selector, per_row
-        run.log(1, f"infer_limit: the stack takes {per_row:.2e} s per row; level 1 alone")
-        layers = layers[:1]
-        layers[0].set_params(passthrough=False)
-    layer = layers[0]
-    candidates = list(layer.named_estimators_)
-    trial, selector = selection_among(run, layer, candidates, y, sample_weight)
-    batch = measurement_rows(X, _measurement_batch(
-        run, X, make_pipeline(encoder, [trial], selector)))
-    costs = InferenceCosts(encoder, layer, batch)
-    while costs.estimate(list(trial.named_estimators_)) > limit and len(candidates) > 1:
-        slowest = costs.slowest(list(trial.named_estimators_))
-        run.log(1, f"infer_limit: leaving out {slowest}")
-        candidates.remove(slowest)
-        trial, selector = selection_among(run, layer, candidates, y, sample_weight)
-    per_row = time_per_row(make_pipeline(encoder, [trial], selector), batch)
+        stack = _FrontPoint(len(layers), trial, selector, per_row)
+        points.append(stack)
+        if per_row > limit:
+            run.log(1, f"infer_limit: the stack takes {per_row:.2e} s per row; level 1 alone")
+    # Its own copy: the stack's first level passes its input through to the second.
+    level1 = copy.copy(layers[0]).set_params(passthrough=False)
+    points += _walk_front(run, X, y, sample_weight, encoder, level1)
+    chosen = _best_within(points, limit)
+    if chosen is not stack:  # a level-1 ensemble's time is an estimate until timed whole
+        chosen = _measure_level1(encoder, points, chosen, limit)
+    run.inference_front = _front_frame(points, chosen)
+    if chosen is stack:
+        kept, selector, per_row = stacked, stack.selector, stack.seconds_per_row
+    else:
+        kept, selector, per_row = [chosen.layer], chosen.selector, chosen.seconds_per_row
     if per_row > limit:
         warnings.warn(
             f"No ensemble meets infer_limit={limit:g} s per row: the fastest model takes "
             f"{per_row:.3g} s. Try refit=True (one model per bag instead of one per fold) "
             "or a larger infer_limit_batch_size.", UserWarning, stacklevel=4)
-    return [trial], selector, per_row
+    return kept, selector, per_row
+
+
+class _FrontPoint:
+    """One ensemble tried by ``infer_limit``: its level, its (pruned) layer and selector,
+    its seconds per row (the stack's measured, the others' estimated from their parts)
+    and, for a level-1 ensemble, the batch it was timed on."""
+
+    def __init__(self, level, layer, selector, seconds_per_row, batch=None):
+        self.level, self.layer, self.selector = level, layer, selector
+        self.seconds_per_row, self.batch = seconds_per_row, batch
+        self.models = tuple(layer.named_estimators_)
+        self.score = selector.ensemble_score_
+
+
+def _walk_front(run, X, y, sample_weight, encoder, layer):
+    """The ensembles of ``layer`` from all of its models down to one, the model whose
+    removal saves the most time leaving at each step; the walk ends early when the
+    time limit is near (a step may not take more than half the time left)."""
+    budget = run.budget
+    candidates = list(layer.named_estimators_)
+    points, costs, batch = [], None, None
+    while True:
+        start = time.monotonic()
+        # The first, of every model, as the fit without infer_limit selects; then each
+        # its share of what is left for the walk.
+        share = 1.0 if not points else 1 / len(candidates)
+        trial, selector = selection_among(run, layer, candidates, y, sample_weight,
+                                          share=share)
+        if costs is None:
+            batch = measurement_rows(X, _measurement_batch(
+                run, X, make_pipeline(encoder, [trial], selector)))
+            costs = InferenceCosts(encoder, layer, batch)
+        used = list(trial.named_estimators_)
+        point = _FrontPoint(1, trial, selector, costs.estimate(used), batch)
+        points.append(point)
+        if len(candidates) == 1 or (budget.limited and budget.remaining()
+                                    < 2 * (time.monotonic() - start)):
+            return points
+        slowest = costs.slowest(used)
+        run.log(2, f"infer_limit: leaving out {slowest}")
+        candidates.remove(slowest)
+
+
+def _measure_level1(encoder, points, chosen, limit):
+    """``chosen``, a level-1 point, timed as a whole pipeline; the others' estimates
+    corrected by what the sum of its parts missed (the pipeline's own cost per call).
+    Should it then be over ``limit``, the best point within it is taken instead (and
+    timed, unless it is the stack)."""
+    for _ in range(2):
+        measured = time_per_row(make_pipeline(encoder, [chosen.layer], chosen.selector),
+                                chosen.batch)
+        overhead, chosen.seconds_per_row = measured - chosen.seconds_per_row, measured
+        for point in points:
+            if point.level == 1 and point is not chosen:
+                point.seconds_per_row = max(0.0, point.seconds_per_row + overhead)
+        if measured <= limit:
+            break
+        better = _best_within(points, limit)
+        if better is chosen:
+            break
+        chosen = better
+        if chosen.level != 1:  # the stack, timed whole already
+            break
+    return chosen
+
+
+def _best_within(points, limit):
+    """The point of best score among those within ``limit`` (ties: the faster), or the
+    fastest when none is."""
+    within = [point for point in points if point.seconds_per_row <= limit]
+    if not within:
+        return min(points, key=lambda point: point.seconds_per_row)
+    return max(within, key=lambda point: (point.score, -point.seconds_per_row))
+
+
+def _front(points):
+    """The points no other point beats on both score and time, fastest first."""
+    ordered = sorted(points, key=lambda point: (point.seconds_per_row, -point.score))
+    front = []
+    for point in ordered:
+        if not front or point.score > front[-1].score:
+            front.append(point)
+    return front
+
+
+def _front_frame(points, chosen):
+    """``inference_front_``: one row per ensemble of the front, ``chosen`` among them
+    (one tied with another in both time and score may not be on it otherwise)."""
+    front = _front(points)
+    if chosen not in front:
+        front = sorted(front + [chosen], key=lambda point: point.seconds_per_row)
+    return pd.DataFrame({
+        "level": [point.level for point in front],
+        "models": [point.models for point in front],
+        "n_models": [len(point.models) for point in front],
+        "oof_score": [point.score for point in front],
+        "seconds_per_row": [point.seconds_per_row for point in front],
+        "deployed": [point is chosen for point in front],
+    })
 
 
 def _measurement_batch(run, X, pipeline):

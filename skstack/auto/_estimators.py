@@ -288,6 +288,7 @@ class _BaseAutoStack(BaseEstimator):
         self.interrupted_ = run.records.interrupted
         self.ensemble_score_ = selector.ensemble_score_
         self.infer_time_per_row_ = infer_time
+        self.inference_front_ = run.inference_front
         self.fit_time_ = budget.elapsed()
         run.memory_watch.stop()
         self.peak_memory_mb_ = (run.memory_watch.peak - run.memory_watch.start_memory) / 2**20
@@ -712,10 +713,12 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
 
     infer_limit : float, default=None
         Seconds per row the fitted ensemble may take to predict, timed on
-        ``infer_limit_batch_size`` training rows at the end of the fit. A slower stack
-        falls back to its first level, then the models whose removal saves the most time
-        are dropped (the ensemble selected again each time) until it is fast enough; a
-        warning says when even one model is too slow. None: no limit.
+        ``infer_limit_batch_size`` training rows at the end of the fit. Besides the
+        stack, its first level is searched: the models whose removal saves the most time
+        are dropped one by one (the ensemble selected again each time), down to one
+        model. The ensemble of best out-of-fold score within the limit is kept; the front
+        of those tried is ``inference_front_``. A warning says when even one model is too
+        slow. None: no limit.
 
     infer_limit_batch_size : int, default=10000
         Rows per prediction call that ``infer_limit`` is about: 1 for online single-row
@@ -803,6 +806,18 @@ class AutoStackClassifier(ScoreMixin, ClassifierMixin, _BaseAutoStack):
     infer_time_per_row_ : float or None
         Seconds per row the kept ensemble took on ``infer_limit_batch_size`` rows; None
         without ``infer_limit``.
+
+    inference_front_ : DataFrame or None
+        With ``infer_limit``: the accuracy-versus-latency front of the ensembles it chose
+        among, fastest first, one row each: ``level``, ``models`` (the names), ``n_models``,
+        ``oof_score`` (the ensemble's, on the rows it was selected on),
+        ``seconds_per_row`` (the stack's and the deployed one's measured whole, the other
+        level-1 ensembles' the sum of their parts' measured times plus the pipeline's own
+        cost per call, as the deployed one's timing found it) and ``deployed`` (the one
+        ``pipeline_`` predicts with). No ensemble tried is both faster and better than
+        one of the front, so a tighter ``infer_limit`` costs the score of the row within
+        it. Under ``time_limit`` the search ends when the time is spent: the front may
+        stop short of one model. None without ``infer_limit``.
 
     peak_memory_mb_ : float
         Megabytes of resident memory the process held above its start at the fit's
@@ -1056,6 +1071,9 @@ class AutoStackRegressor(ScoreMixin, RegressorMixin, _BaseAutoStack):
         Seconds the fit took.
     infer_time_per_row_ : float or None
         Seconds per row of the kept ensemble, with ``infer_limit``.
+    inference_front_ : DataFrame or None
+        With ``infer_limit``: the accuracy-versus-latency front of the ensembles it chose
+        among (see :class:`AutoStackClassifier`).
     peak_memory_mb_ : float
         Megabytes the process held above its start at the fit's peak.
     n_features_in_ : int

@@ -116,6 +116,8 @@ class FitRun:
         The settings as the fit used them (``settings_``).
     stacking_check : dict or None
         The stacked-overfitting check's record (``stacking_check_``).
+    inference_front : DataFrame or None
+        With ``infer_limit``: the ensembles it chose among (``inference_front_``).
     """
 
     def __init__(self, task, params, settings, budget, progress, n_classes=None):
@@ -130,6 +132,7 @@ class FitRun:
         self.progress = progress
         self.records = Records(self.log)
         self.stacking_check = None
+        self.inference_front = None
         self.seeds = check_random_state(self.options.random_state)
         self.n_folds = self.options.n_folds
         self.first_folds = {}  # level -> family -> the first-fold times seen
