@@ -36,6 +36,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from ._cluster import on_cluster
 from ._folds import make_fold_plan
 from ._scoring import resolve_scorer, score_predictions
 from ._utils import (
@@ -659,6 +660,9 @@ class BaggedOOFEstimator(ScoreMixin, MetaEstimatorMixin, BaseEstimator):
         ray, loky) still applies.
         """
         n_classes = _n_classes(self)
+        # On a Dask cluster inside a layer's fit: each sent once for all of its bags.
+        X, y = on_cluster(X, y)
+        plan = [on_cluster(train, test) for train, test in plan]
         with thread_limit(threads) if workers > 1 else nullcontext():
             return Parallel(n_jobs=workers, verbose=self.verbose, prefer="threads")(
                 delayed(fit_fold)(

@@ -33,6 +33,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._bagging import BaggedOOFEstimator
+from ._cluster import data_sent_once
 from ._folds import make_fold_plan
 from ._utils import validate_X, validate_y
 
@@ -279,19 +280,20 @@ class StackLayer(TransformerMixin, _BaseComposition):
             if name != "estimator"
         }
         bags, shared = [], {}  # shared: the preprocessing fitted so far, for every bag
-        for name, estimator in active:
-            bag = BaggedOOFEstimator(clone(estimator), **bag_params)
-            bag._adopt_validation(self)  # X and y as this layer validated them
+        with data_sent_once():  # on a Dask cluster, the bags' data is sent once
+            for name, estimator in active:
+                bag = BaggedOOFEstimator(clone(estimator), **bag_params)
+                bag._adopt_validation(self)  # X and y as this layer validated them
 
-            def fit(deadline=None, limit=None, params=None, bag=bag):
-                if params:
-                    bag.estimator.set_params(**params)
-                return bag._fit_validated(X, y_model, dict(fit_params), groups, plan, deadline,
-                                          shared, fill_uncovered, limit)
+                def fit(deadline=None, limit=None, params=None, bag=bag):
+                    if params:
+                        bag.estimator.set_params(**params)
+                    return bag._fit_validated(X, y_model, dict(fit_params), groups, plan,
+                                              deadline, shared, fill_uncovered, limit)
 
-            fitted = fit() if fit_member is None else fit_member(name, estimator, fit)
-            if fitted is not None:
-                bags.append((name, fitted))
+                fitted = fit() if fit_member is None else fit_member(name, estimator, fit)
+                if fitted is not None:
+                    bags.append((name, fitted))
         if not bags:
             raise ValueError("No model of the StackLayer was fitted.")
         self._set_members(bags)

@@ -84,3 +84,31 @@ def test_a_fit_on_ray_predicts_as_the_local_fit(frame):
     finally:
         ray.shutdown()
     np.testing.assert_array_equal(remote.predict_proba(X), local.predict_proba(X))
+
+
+def test_a_layer_sends_its_input_to_the_cluster_once(frame, dask_client, monkeypatch):
+    import distributed
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    from skstack import StackLayer
+
+    X, y = frame
+    X = X.drop(columns="kind").to_numpy()
+    shapes = []
+    scatter = distributed.Client.scatter
+
+    def counting_scatter(self, data, *args, **kwargs):
+        items = data if isinstance(data, list) else [data]
+        shapes.extend(getattr(item, "shape", None) for item in items)
+        return scatter(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "scatter", counting_scatter)
+    layer = StackLayer([("tree", DecisionTreeClassifier(random_state=0)),
+                        ("lr", LogisticRegression()), ("tree2", DecisionTreeClassifier())],
+                       n_folds=4, n_jobs=2, random_state=0)
+    with joblib.parallel_config("dask"):
+        layer.fit(X, y)
+    # The input and the target once for the three bags; each fold's rows once too.
+    assert shapes.count(X.shape) == 1 and shapes.count(y.shape) == 1
+    assert len(shapes) == 2 + 2 * 4

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._cluster import data_sent_once
 from .._folds import default_n_folds, held_out_rows, holdout_plan, make_fold_plan, restrict_plan
 from .._stacking import StackLayer
 from .._utils import SEED_MAX, pick
@@ -273,7 +274,8 @@ class FitRun:
         """
         layers = [] if layers is None else layers
         try:
-            self._fit_levels(Level(X, y, sample_weight, groups, self.plan), layers)
+            with data_sent_once():  # on a Dask cluster: for the levels and their repeats
+                self._fit_levels(Level(X, y, sample_weight, groups, self.plan), layers)
         except KeyboardInterrupt:
             self.records.interrupt()
         finally:
