@@ -6,8 +6,8 @@ fold its row indices (a 100,000-row table of 8.5 MB: 305 MB over one fit). Insid
 :func:`data_sent_once` (a layer's fit), :func:`on_cluster` scatters each object on its
 first use and hands every later call the same future, so a layer sends each distinct
 input (one per kind of preprocessing) and each fold's rows once (an AutoStack fit: once
-for all of its levels and repeats). Under any other backend
-the objects are passed as they are.
+for all of its levels and repeats). Under any other backend, and on a cluster of one
+core (where joblib runs the calls here, in sequence), the objects are passed as they are.
 """
 
 import contextvars
@@ -54,10 +54,12 @@ def on_cluster(*objects):
 
 
 def _dask_client():
-    """The client of joblib's active Dask backend, or None under another backend."""
+    """The client of joblib's active Dask backend, or None under another backend or
+    when joblib would run the calls in this process: its Dask backend counts the
+    cluster's cores, whatever ``n_jobs`` asks, and runs one core's calls here."""
     from joblib.parallel import get_active_backend
 
     backend, _ = get_active_backend()
-    if type(backend).__name__ != "DaskDistributedBackend":
+    if type(backend).__name__ != "DaskDistributedBackend" or backend.effective_n_jobs(-1) < 2:
         return None
-    return getattr(backend, "client", None)
+    return backend.client

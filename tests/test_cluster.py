@@ -112,3 +112,23 @@ def test_a_layer_sends_its_input_to_the_cluster_once(frame, dask_client, monkeyp
     # The input and the target once for the three bags; each fold's rows once too.
     assert shapes.count(X.shape) == 1 and shapes.count(y.shape) == 1
     assert len(shapes) == 2 + 2 * 4
+
+
+def test_a_one_core_dask_cluster_runs_the_folds_here(frame):
+    # joblib's Dask backend runs the calls of a one-core cluster in this process: they
+    # must get the data, not the futures of a copy on the cluster.
+    distributed = pytest.importorskip("distributed")
+    from sklearn.linear_model import LogisticRegression
+
+    from skstack import StackLayer
+
+    X, y = frame
+    X = X.drop(columns="kind").to_numpy()
+    local = StackLayer([("lr", LogisticRegression())], n_folds=3, random_state=0)
+    expected = local.fit_transform(X, y)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_config("dask"):
+        layer = StackLayer([("lr", LogisticRegression())], n_folds=3, n_jobs=2,
+                           random_state=0)
+        np.testing.assert_array_equal(layer.fit_transform(X, y), expected)

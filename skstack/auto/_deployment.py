@@ -272,26 +272,25 @@ def _walk_front(run, X, y, sample_weight, encoder, layer):
 
 
 def _measure_level1(encoder, points, chosen, limit):
-    """``chosen``, a level-1 point, timed as a whole pipeline; the others' estimates
-    corrected by what the sum of its parts missed (the pipeline's own cost per call).
-    Should it then be over ``limit``, the best point within it is taken instead (and
-    timed, unless it is the stack)."""
-    for _ in range(2):
+    """``chosen``, a level-1 point, timed as a whole pipeline; the estimates of the
+    level-1 points not timed yet corrected by what the sum of its parts missed (the
+    pipeline's own cost per call). Should it then be over ``limit``, the best point
+    within it is taken instead (and timed, unless it is the stack), once."""
+    timed = set()
+    while True:
         measured = time_per_row(make_pipeline(encoder, [chosen.layer], chosen.selector),
                                 chosen.batch)
         overhead, chosen.seconds_per_row = measured - chosen.seconds_per_row, measured
+        timed.add(chosen)
         for point in points:
-            if point.level == 1 and point is not chosen:
+            if point.level == 1 and point not in timed:
                 point.seconds_per_row = max(0.0, point.seconds_per_row + overhead)
-        if measured <= limit:
-            break
+        if measured <= limit or len(timed) == 2:
+            return chosen
         better = _best_within(points, limit)
-        if better is chosen:
-            break
+        if better is chosen or better.level != 1:  # the stack is timed whole already
+            return better
         chosen = better
-        if chosen.level != 1:  # the stack, timed whole already
-            break
-    return chosen
 
 
 def _best_within(points, limit):

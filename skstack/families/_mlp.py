@@ -5,6 +5,7 @@ extra). Categorical columns reach the network one-hot encoded through the ``mlp`
 preprocessing; the estimators themselves take numeric input.
 """
 
+import functools
 import threading
 import time
 from contextlib import contextmanager
@@ -336,9 +337,7 @@ def _torch_threads(n_jobs):
         torch.set_num_threads(previous)
 
 
-_EAGER = {}
-
-
+@functools.cache
 def _eager_adamw():
     """``torch.optim.AdamW`` whose ``step`` does not import ``torch._dynamo``.
 
@@ -348,26 +347,24 @@ def _eager_adamw():
     same arithmetic (its predictions equal those of ``torch.optim.AdamW``). Where a torch
     release has no such wrapper, its ``step`` is used as it is.
     """
-    if "adamw" not in _EAGER:
-        import torch
+    import torch
 
-        base = torch.optim.AdamW
-        update = getattr(base.step, "__wrapped__", None)
+    base = torch.optim.AdamW
+    update = getattr(base.step, "__wrapped__", None)
 
-        class EagerAdamW(base):
-            def step(self, closure=None):
-                if update is None:
-                    return super().step(closure)
-                with torch.no_grad():
-                    return update(self, closure)
+    class EagerAdamW(base):
+        def step(self, closure=None):
+            if update is None:
+                return super().step(closure)
+            with torch.no_grad():
+                return update(self, closure)
 
-        EagerAdamW.__name__ = EagerAdamW.__qualname__ = "AdamW"
-        _EAGER["adamw"] = EagerAdamW
-    return _EAGER["adamw"]
+    EagerAdamW.__name__ = EagerAdamW.__qualname__ = "AdamW"
+    return EagerAdamW
 
 
 _DYNAMO_LOCK = threading.Lock()
-_DYNAMO_USERS = []  # one entry per fit inside _dynamo_left_unloaded; the marks it set
+_DYNAMO = {"fits": 0, "marks": []}  # fits inside _dynamo_left_unloaded; the marks set
 
 
 def _dynamo_wrapped(optimizer):
@@ -403,21 +400,19 @@ def _dynamo_left_unloaded(optimizer):
         yield
         return
     with _DYNAMO_LOCK:
-        if not _DYNAMO_USERS:
-            marks = [fn for fn in _dynamo_wrapped(optimizer)
-                     if getattr(fn, "__dynamo_disable", None) is None]
-            for fn in marks:
+        if _DYNAMO["fits"] == 0:  # the first of the fits side by side marks
+            _DYNAMO["marks"] = [fn for fn in _dynamo_wrapped(optimizer)
+                                if getattr(fn, "__dynamo_disable", None) is None]
+            for fn in _DYNAMO["marks"]:
                 fn.__dynamo_disable = fn
-            _DYNAMO_USERS.append(marks)
-        else:
-            _DYNAMO_USERS.append(_DYNAMO_USERS[0])
+        _DYNAMO["fits"] += 1
     try:
         yield
     finally:
         with _DYNAMO_LOCK:
-            marks = _DYNAMO_USERS.pop()
-            if not _DYNAMO_USERS:
-                for fn in marks:
+            _DYNAMO["fits"] -= 1
+            if _DYNAMO["fits"] == 0:  # the last one unmarks
+                for fn in _DYNAMO["marks"]:
                     if getattr(fn, "__dynamo_disable", None) is fn:
                         del fn.__dynamo_disable
 
